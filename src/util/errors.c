@@ -75,11 +75,17 @@ vs_status vs_fail_prefix(vs_status status, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, thread_message, sizeof old);
-  if (old[0] == '\0') {
-    snprintf(thread_message, sizeof thread_message, "%s", prefix);
-  } else {
-    snprintf(thread_message, sizeof thread_message, "%s: %s", prefix, old);
+  size_t used = strnlen(prefix, sizeof prefix - 1);
+  memcpy(thread_message, prefix, used);
+  if (old[0] != '\0' && used + 2 < sizeof thread_message) {
+    memcpy(thread_message + used, ": ", 2);
+    used += 2;
+    size_t rest = strnlen(old, sizeof old);
+    if (rest > sizeof thread_message - 1 - used) rest = sizeof thread_message - 1 - used;
+    memcpy(thread_message + used, old, rest);
+    used += rest;
   }
+  thread_message[used] = '\0';
   return status;
 }
 
