@@ -391,7 +391,8 @@ typedef struct vs_search_request {
 } vs_search_request;
 
 /* Exact (FLAT) top-k search.  Results are ordered best first: L2 ascending,
- * IP and COSINE descending; ties broken by smaller primary key. */
+ * IP and COSINE descending; equal distances in storage order.  nq x k is at
+ * most 16,777,216 (VS_ERR_LIMIT beyond). */
 vs_status vs_search(vs_db *db, const char *collection,
                     const vs_search_request *request, vs_result **out);
 

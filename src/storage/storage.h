@@ -63,7 +63,7 @@ typedef enum vs_wal_sync {
   VS_WAL_SYNC_ALWAYS = 0,
   VS_WAL_SYNC_BATCH = 1,
   VS_WAL_SYNC_NONE = 2
-} vs_wal_sync;
+} vs_wal_sync_policy;
 
 typedef struct vs_wal vs_wal;
 
@@ -72,7 +72,7 @@ typedef vs_status (*vs_wal_replay_fn)(void *ctx, uint64_t lsn, uint32_t type,
                                       const uint8_t *payload, size_t len);
 
 typedef struct vs_wal_options {
-  vs_wal_sync sync;
+  vs_wal_sync_policy sync;
   uint32_t batch_interval_ms;   /* VS_WAL_SYNC_BATCH period */
   uint64_t file_bytes;          /* rotate after this many bytes (64 MiB) */
   uint32_t max_record_bytes;    /* larger records are refused (1 GiB) */

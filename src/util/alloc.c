@@ -117,6 +117,7 @@ vs_status vs_buf_printf(vs_buf *b, const char *fmt, ...) {
 
 vs_status vs_buf_align(vs_buf *b, size_t align) {
   static const uint8_t zeros[64] = {0};
+  if (align == 0) return VS_OK;
   while (b->len % align != 0) {
     size_t pad = align - b->len % align;
     vs_status st = vs_buf_append(b, zeros, pad < sizeof zeros ? pad : sizeof zeros);

@@ -134,7 +134,7 @@ void vs_topk_reset(vs_topk *h);
 /* True when `dist` (with id) would enter the heap. */
 static inline bool vs_topk_would_accept(const vs_topk *h, float dist) {
   if (h->size < h->k) return true;
-  return h->larger_is_better ? dist >= h->dist[0] : dist <= h->dist[0];
+  return h->larger_is_better ? !(dist < h->dist[0]) : !(dist > h->dist[0]);
 }
 void vs_topk_push(vs_topk *h, float dist, int64_t id);
 /* Sorts the kept items best first into dist/id (size h->size) and empties

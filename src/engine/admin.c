@@ -1,0 +1,316 @@
+/*
+ * admin.c -- partitions, flush, compaction, statistics and describe: the
+ * public functions that manage a collection rather than read or write rows.
+ *
+ * Partition DDL runs under the collection's maintenance mutex and write
+ * lock.  Dropping a partition first seals everything (so no WAL record
+ * after the new checkpoint refers to the partition), then removes its
+ * segments from memory, writes the MANIFEST and only then deletes the
+ * files.  Partition ids are never reused, so a WAL record of a dropped
+ * partition can never land in a new partition of the same name.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "engine/engine_internal.h"
+
+/* Runs fn on the named collection with a reference held. */
+#define WITH_COLLECTION(db, name, c, body)            \
+  do {                                                \
+    vs_collection *c = NULL;                          \
+    vs_status with_st_ = vs_db_find(db, name, &c);    \
+    if (with_st_ != VS_OK) return with_st_;           \
+    body;                                             \
+    vs_db_release(db, c);                             \
+  } while (0)
+
+static vs_status check_partition_name(const char *name) {
+  if (!name || !*name) return vs_fail(VS_ERR_INVALID, "partition name is empty");
+  size_t len = strlen(name);
+  if (len > VS_MAX_NAME) return vs_fail(VS_ERR_INVALID, "partition name is longer than %u", VS_MAX_NAME);
+  for (size_t i = 0; i < len; i++) {
+    char ch = name[i];
+    bool ok = ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (i > 0 && ch >= '0' && ch <= '9');
+    if (!ok) {
+      return vs_fail(VS_ERR_INVALID, "partition name '%s': character %zu must be a letter, '_' or (not first) a digit",
+                     name, i);
+    }
+  }
+  return VS_OK;
+}
+
+static vs_status create_partition_locked(vs_collection *c, const char *name) {
+  if (vs_collection_partition_index(c, name) >= 0) {
+    return vs_fail(VS_ERR_EXISTS, "partition '%s' already exists in collection '%s'", name, c->name);
+  }
+  if (c->partition_count >= VS_MAX_PARTITIONS) {
+    return vs_fail(VS_ERR_LIMIT, "collection '%s' has %zu partitions, the limit", c->name,
+                   c->partition_count);
+  }
+  vs_partition *p = vs_reallocarray(c->partitions, c->partition_count + 1, sizeof *p);
+  if (!p) return vs_fail(VS_ERR_NOMEM, "out of memory");
+  c->partitions = p;
+  p[c->partition_count].id = c->next_partition_id;
+  p[c->partition_count].name = vs_strdup(name);
+  if (!p[c->partition_count].name) return vs_fail(VS_ERR_NOMEM, "out of memory");
+  c->partition_count++;
+  c->next_partition_id++;
+  vs_status st = vs_collection_write_manifest(c);
+  if (st != VS_OK) {
+    c->partition_count--;
+    free(p[c->partition_count].name);
+  }
+  return st;
+}
+
+vs_status vs_create_partition(vs_db *db, const char *collection, const char *partition) {
+  vs_status st = check_partition_name(partition);
+  if (st != VS_OK) return st;
+  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
+  WITH_COLLECTION(db, collection, c, {
+    pthread_mutex_lock(&c->maintenance);
+    pthread_rwlock_wrlock(&c->lock);
+    st = create_partition_locked(c, partition);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->maintenance);
+  });
+  return st;
+}
+
+/* Removes the sealed segments of partition `id` and their keys; the
+ * removed segments go to *gone for the caller to delete after the MANIFEST
+ * swap. */
+static vs_status detach_partition(vs_collection *c, uint32_t id, vs_segment ***gone,
+                                  size_t *ngone) {
+  vs_segment **list = vs_calloc(c->sealed_count + 1, sizeof *list);
+  size_t kept = 0, n = 0;
+  if (!list) return vs_fail(VS_ERR_NOMEM, "out of memory");
+  for (size_t i = 0; i < c->sealed_count; i++) {
+    vs_segment *s = c->sealed[i];
+    if (s->partition != id) {
+      c->sealed[kept++] = s;
+      continue;
+    }
+    list[n++] = s;
+    const vs_colview *key = &s->views[c->pk_index];
+    for (size_t r = 0; r < s->rows; r++) {
+      if (vs_bitset_test(&s->deleted, r)) continue;
+      vs_pkindex_remove(&c->pks, key, r, vs_pk_hash(key, r));
+      c->live_rows--;
+    }
+  }
+  c->sealed_count = kept;
+  *gone = list;
+  *ngone = n;
+  return VS_OK;
+}
+
+static vs_status drop_partition_locked(vs_collection *c, const char *name) {
+  vs_segment **gone = NULL;
+  size_t ngone = 0;
+  int i = vs_collection_partition_index(c, name);
+  if (i < 0) return vs_fail(VS_ERR_PARTITION_NOT_FOUND, "partition '%s' not found", name);
+  vs_status st = vs_collection_flush_locked(c);
+  if (st == VS_OK) st = detach_partition(c, c->partitions[i].id, &gone, &ngone);
+  if (st != VS_OK) return st;
+  free(c->partitions[i].name);
+  memmove(&c->partitions[i], &c->partitions[i + 1],
+          (c->partition_count - (size_t)i - 1) * sizeof *c->partitions);
+  c->partition_count--;
+  st = vs_collection_write_manifest(c);
+  for (size_t k = 0; k < ngone; k++) {
+    if (st == VS_OK) {
+      char *a = vs_fs_join(c->dir, gone[k]->file_name);
+      char *b = gone[k]->deletes_file ? vs_fs_join(c->dir, gone[k]->deletes_file) : NULL;
+      if (a) unlink(a);
+      if (b) unlink(b);
+      free(a);
+      free(b);
+    }
+    vs_segment_free(gone[k]);
+  }
+  free(gone);
+  if (st != VS_OK) c->failed = true; /* memory no longer matches the MANIFEST */
+  return st;
+}
+
+vs_status vs_drop_partition(vs_db *db, const char *collection, const char *partition) {
+  if (!partition) return vs_fail(VS_ERR_INVALID, "partition name is NULL");
+  if (strcmp(partition, VS_DEFAULT_PARTITION) == 0) {
+    return vs_fail(VS_ERR_INVALID, "the _default partition cannot be dropped");
+  }
+  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
+  vs_status st;
+  WITH_COLLECTION(db, collection, c, {
+    pthread_mutex_lock(&c->maintenance);
+    pthread_rwlock_wrlock(&c->lock);
+    st = drop_partition_locked(c, partition);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->maintenance);
+  });
+  return st;
+}
+
+vs_status vs_has_partition(vs_db *db, const char *collection, const char *partition, int *out) {
+  if (!partition || !out) return vs_fail(VS_ERR_INVALID, "NULL argument");
+  WITH_COLLECTION(db, collection, c, {
+    pthread_rwlock_rdlock(&c->lock);
+    *out = vs_collection_partition_index(c, partition) >= 0;
+    pthread_rwlock_unlock(&c->lock);
+  });
+  return VS_OK;
+}
+
+vs_status vs_list_partitions(vs_db *db, const char *collection, char ***names, size_t *count) {
+  vs_status st = VS_OK;
+  if (!names || !count) return vs_fail(VS_ERR_INVALID, "NULL argument");
+  WITH_COLLECTION(db, collection, c, {
+    pthread_rwlock_rdlock(&c->lock);
+    size_t n = c->partition_count;
+    char **list = vs_calloc(n + 1, sizeof *list);
+    for (size_t i = 0; list && i < n; i++) list[i] = vs_strdup(c->partitions[i].name);
+    pthread_rwlock_unlock(&c->lock);
+    for (size_t i = 0; list && i < n; i++) {
+      if (!list[i]) st = VS_ERR_NOMEM;
+    }
+    if (!list || st != VS_OK) {
+      vs_free_strings(list, n);
+      st = vs_fail(VS_ERR_NOMEM, "out of memory");
+    } else {
+      *names = list;
+      *count = n;
+    }
+  });
+  return st;
+}
+
+/* ------------------------------------------------------ flush / compact */
+
+vs_status vs_flush(vs_db *db, const char *collection) {
+  vs_status st;
+  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
+  WITH_COLLECTION(db, collection, c, {
+    pthread_mutex_lock(&c->maintenance);
+    pthread_rwlock_wrlock(&c->lock);
+    st = vs_collection_flush_locked(c);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->maintenance);
+  });
+  return st;
+}
+
+vs_status vs_compact(vs_db *db, const char *collection, int force) {
+  vs_status st;
+  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
+  WITH_COLLECTION(db, collection, c, { st = vs_collection_compact(c, force != 0); });
+  return st;
+}
+
+/* ------------------------------------------------------- count / stats */
+
+static uint64_t live_in_partition(const vs_collection *c, uint32_t id) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < c->sealed_count; i++) {
+    const vs_segment *s = c->sealed[i];
+    if (s->partition == id) n += s->rows - s->deleted_count;
+  }
+  for (size_t i = 0; i < c->growing_count; i++) {
+    const vs_segment *s = c->growing[i];
+    if (s->partition == id) n += s->rows - s->deleted_count;
+  }
+  return n;
+}
+
+vs_status vs_count(vs_db *db, const char *collection, const char *partition, uint64_t *out) {
+  vs_status st = VS_OK;
+  if (!out) return vs_fail(VS_ERR_INVALID, "out is NULL");
+  WITH_COLLECTION(db, collection, c, {
+    pthread_rwlock_rdlock(&c->lock);
+    if (!partition) {
+      *out = c->live_rows;
+    } else {
+      int i = vs_collection_partition_index(c, partition);
+      if (i < 0) {
+        st = vs_fail(VS_ERR_PARTITION_NOT_FOUND, "partition '%s' not found", partition);
+      } else {
+        *out = live_in_partition(c, c->partitions[i].id);
+      }
+    }
+    pthread_rwlock_unlock(&c->lock);
+  });
+  return st;
+}
+
+static void fill_stats(const vs_collection *c, vs_collection_stats *s) {
+  memset(s, 0, sizeof *s);
+  s->rows = c->live_rows;
+  s->shards = c->shards;
+  s->partitions = (uint32_t)c->partition_count;
+  s->sealed_segments = (uint32_t)c->sealed_count;
+  s->growing_segments = (uint32_t)c->growing_count;
+  s->growing_rows = c->growing_rows;
+  for (size_t i = 0; i < c->sealed_count; i++) {
+    s->deleted_rows += c->sealed[i]->deleted_count;
+    s->sealed_bytes += vs_segment_bytes(c->sealed[i]);
+  }
+  for (size_t i = 0; i < c->growing_count; i++) s->deleted_rows += c->growing[i]->deleted_count;
+  s->wal_bytes = c->wal ? vs_wal_bytes(c->wal) : 0;
+  s->last_lsn = c->applied_lsn;
+  s->checkpoint_lsn = c->checkpoint_lsn;
+}
+
+vs_status vs_collection_stats_get(vs_db *db, const char *name, vs_collection_stats *out) {
+  if (!out) return vs_fail(VS_ERR_INVALID, "out is NULL");
+  WITH_COLLECTION(db, name, c, {
+    pthread_rwlock_rdlock(&c->lock);
+    fill_stats(c, out);
+    pthread_rwlock_unlock(&c->lock);
+  });
+  return VS_OK;
+}
+
+static json_t *stats_json(const vs_collection_stats *s) {
+  return json_pack("{s:I,s:I,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I}", "rows", (json_int_t)s->rows,
+                   "deletedRows", (json_int_t)s->deleted_rows, "shards", (int)s->shards,
+                   "partitions", (int)s->partitions, "sealedSegments", (int)s->sealed_segments,
+                   "growingSegments", (int)s->growing_segments, "growingRows",
+                   (json_int_t)s->growing_rows, "sealedBytes", (json_int_t)s->sealed_bytes,
+                   "walBytes", (json_int_t)s->wal_bytes, "lastLsn", (json_int_t)s->last_lsn,
+                   "checkpointLsn", (json_int_t)s->checkpoint_lsn);
+}
+
+static vs_status describe_locked(const vs_collection *c, char **json) {
+  vs_collection_stats stats;
+  char *schema_text = NULL;
+  json_error_t err;
+  vs_status st = vs_schema_to_json(c->schema, &schema_text);
+  if (st != VS_OK) return st;
+  fill_stats(c, &stats);
+  json_t *parts = json_array();
+  for (size_t i = 0; parts && i < c->partition_count; i++) {
+    json_array_append_new(parts, json_string(c->partitions[i].name));
+  }
+  json_t *root = json_pack("{s:s,s:i,s:o,s:i,s:o,s:o}", "collectionName", c->name, "collectionID",
+                           (int)c->id, "schema", json_loads(schema_text, 0, &err), "shardsNum",
+                           (int)c->shards, "partitions", parts, "stats", stats_json(&stats));
+  vs_free(schema_text);
+  *json = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(root);
+  return *json ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory describing a collection");
+}
+
+vs_status vs_describe_collection(vs_db *db, const char *name, char **json) {
+  vs_status st;
+  if (!json) return vs_fail(VS_ERR_INVALID, "json is NULL");
+  WITH_COLLECTION(db, name, c, {
+    pthread_rwlock_rdlock(&c->lock);
+    st = describe_locked(c, json);
+    pthread_rwlock_unlock(&c->lock);
+  });
+  return st;
+}

@@ -1,0 +1,250 @@
+/*
+ * engine_internal.h -- the structures shared by the files of src/engine/
+ * (database.c, collection.c, segment.c, pkindex.c, search.c, check.c).
+ * Nothing outside src/engine/ and its tests includes this.
+ */
+#ifndef VS_ENGINE_INTERNAL_H
+#define VS_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/schema.h"
+#include "storage/storage.h"
+#include "util/util.h"
+
+/* File names and magics (byte layouts in docs/format.md). */
+#define VS_CATALOG_FILE "CATALOG"
+#define VS_MANIFEST_FILE "MANIFEST"
+#define VS_WAL_DIR "wal"
+#define VS_CATALOG_MAGIC "VSCATv01"
+#define VS_MANIFEST_MAGIC "VSMANv01"
+#define VS_DELETES_MAGIC "VSDELv01"
+
+/*
+ * Format history (the version numbers stored in the files above and in
+ * segment files; a reader refuses versions newer than these):
+ *   CATALOG 1, MANIFEST 1, deletes 1  -- 0.1.0, first format.
+ */
+#define VS_CATALOG_VERSION 1u
+#define VS_MANIFEST_VERSION 1u
+#define VS_DELETES_VERSION 1u
+
+/* WAL record types of a collection's log. */
+enum {
+  VS_REC_INSERT = 1,
+  VS_REC_UPSERT = 2,
+  VS_REC_DELETE = 3
+};
+
+#define VS_ALL_PARTITIONS UINT32_MAX
+#define VS_MAX_INSERT_ROWS (1u << 20)
+#define VS_MAX_RECORD_BYTES ((size_t)512 << 20)
+#define VS_MAX_SHARDS 64u
+#define VS_MAX_PARTITIONS 1024u
+
+/* Segment file section ids: column index << 8 | kind; 0 = meta. */
+enum {
+  VS_SECTION_META = 0,
+  VS_SECTION_FIXED = 1,
+  VS_SECTION_OFFSETS = 2,
+  VS_SECTION_BYTES = 3,
+  VS_SECTION_VALID = 4
+};
+#define VS_SECTION_ID(col, kind) ((((uint32_t)(col) + 1u) << 8) | (kind))
+
+/* ------------------------------------------------------------- segments */
+
+typedef struct vs_segment {
+  uint64_t id;               /* unique within the collection */
+  uint32_t shard;
+  uint32_t partition;
+  bool sealed;
+  size_t rows;               /* rows stored (deleted ones included) */
+  size_t column_count;
+  /* growing: the columns, appended in place */
+  vs_rows *data;
+  /* sealed: the mapped file and its name */
+  vs_segfile *file;
+  char *file_name;
+  /* column views (sealed: into the mapping; growing: refreshed by
+   * vs_segment_views() under the collection lock) */
+  vs_colview *views;
+  /* tombstones */
+  vs_bitset deleted;
+  size_t deleted_count;
+  bool deletes_dirty;        /* deletes not yet in a deletes file */
+  char *deletes_file;        /* current deletes file, or NULL */
+  uint64_t deletes_generation;
+} vs_segment;
+
+vs_status vs_segment_new_growing(const vs_schema *schema, uint64_t id,
+                                 uint32_t shard, uint32_t partition,
+                                 vs_segment **out);
+/* Appends rows [from, to) of a normalized batch. */
+vs_status vs_segment_append(vs_segment *seg, const vs_rows *batch,
+                            const uint32_t *rows, size_t count);
+/* Recomputes a growing segment's views after appends. */
+void vs_segment_refresh_views(vs_segment *seg);
+/* Writes the live rows of `seg` as a sealed segment file `dir/name` and
+ * opens it; *old_to_new (may be NULL) receives, per old row, its new row or
+ * UINT32_MAX when dropped.  `drop` marks the rows to leave out (the
+ * segment's tombstones, or a snapshot of them taken under the lock). */
+vs_status vs_segment_write_sealed(const vs_schema *schema,
+                                  const vs_segment *seg,
+                                  const vs_bitset *drop, const char *dir,
+                                  uint64_t new_id, vs_segment **out,
+                                  uint32_t **old_to_new);
+/* Opens a sealed segment file and checks it against the schema. */
+vs_status vs_segment_open_sealed(const vs_schema *schema, const char *dir,
+                                 const char *file_name, uint64_t id,
+                                 uint32_t shard, uint32_t partition,
+                                 bool verify, vs_segment **out);
+/* Loads a deletes file into seg->deleted. */
+vs_status vs_segment_load_deletes(vs_segment *seg, const char *dir,
+                                  const char *file_name);
+/* Writes seg's tombstones as a new deletes file (new generation). */
+vs_status vs_segment_save_deletes(vs_segment *seg, const char *dir);
+bool vs_segment_mark_deleted(vs_segment *seg, size_t row);
+void vs_segment_free(vs_segment *seg);
+uint64_t vs_segment_bytes(const vs_segment *seg);
+/* Verifies a deletes file offline (for vs_check). */
+vs_status vs_deletes_file_check(const char *path, size_t rows);
+
+/* ----------------------------------------------------------- pk index */
+
+typedef struct vs_pk_location {
+  vs_segment *seg;
+  uint32_t row;
+} vs_pk_location;
+
+typedef struct vs_pkindex {
+  uint64_t *hashes;          /* 0 = empty slot (real hashes are forced odd) */
+  vs_pk_location *values;
+  size_t cap;                /* power of two */
+  size_t count;
+  int pk_col;                /* column of the key in every segment */
+} vs_pkindex;
+
+vs_status vs_pkindex_init(vs_pkindex *ix, size_t expected, int pk_col);
+void vs_pkindex_free(vs_pkindex *ix);
+/* Finds row `row` of view `key`'s value; returns true and *loc. */
+bool vs_pkindex_find(const vs_pkindex *ix, const vs_colview *key, size_t row,
+                     uint64_t hash, vs_pk_location *loc);
+/* Inserts or replaces the location of a key. */
+vs_status vs_pkindex_put(vs_pkindex *ix, const vs_colview *key, size_t row,
+                         uint64_t hash, vs_pk_location loc);
+/* Removes a key; returns true if present. */
+bool vs_pkindex_remove(vs_pkindex *ix, const vs_colview *key, size_t row,
+                       uint64_t hash);
+
+/* ------------------------------------------------------------ collection */
+
+typedef struct vs_partition {
+  uint32_t id;
+  char *name;
+} vs_partition;
+
+typedef struct vs_collection {
+  char *name;
+  uint32_t id;
+  char *dir;                 /* absolute path of the collection directory */
+  vs_schema *schema;
+  int pk_index;
+  uint32_t shards;
+  struct vs_db *db;
+
+  pthread_rwlock_t lock;     /* readers: search/get/count; writers: apply,
+                                seal, swap */
+  pthread_mutex_t maintenance; /* one flush/compaction/DDL at a time */
+
+  vs_partition *partitions;
+  size_t partition_count;
+  uint32_t next_partition_id;
+
+  vs_segment **sealed;
+  size_t sealed_count;
+  size_t sealed_cap;
+  vs_segment **growing;      /* one per (partition, shard) with rows */
+  size_t growing_count;
+  size_t growing_cap;
+  uint64_t growing_rows;
+  uint64_t growing_bytes;
+  _Atomic uint64_t next_segment_id;
+  int64_t next_auto_id;
+
+  vs_pkindex pks;
+  uint64_t live_rows;
+
+  vs_wal *wal;
+  uint64_t applied_lsn;
+  uint64_t checkpoint_lsn;
+  bool failed;               /* an apply failed after logging: read only */
+  int refs;                  /* users holding it (catalog_lock) */
+  bool dropped;              /* removed from the catalog; free at refs 0 */
+} vs_collection;
+
+struct vs_db {
+  char *dir;
+  vs_options opt;
+  vs_dir_lock *lock;
+  vs_pool *pool;
+  pthread_mutex_t catalog_lock; /* collection list and CATALOG */
+  vs_collection **collections;
+  size_t collection_count;
+  size_t collection_cap;
+  uint32_t next_collection_id;
+};
+
+/* collection.c */
+vs_status vs_collection_create_files(struct vs_db *db, const char *name,
+                                     uint32_t id, const vs_schema *schema,
+                                     uint32_t shards, vs_collection **out);
+vs_status vs_collection_open(struct vs_db *db, const char *name, uint32_t id,
+                             vs_collection **out);
+vs_status vs_collection_close(vs_collection *c, bool seal);
+void vs_collection_free(vs_collection *c);
+vs_status vs_collection_write_manifest(vs_collection *c);
+char *vs_collection_dir_name(uint32_t id);
+vs_status vs_collection_flush_locked(vs_collection *c);
+int vs_collection_partition_index(const vs_collection *c, const char *name);
+bool vs_collection_has_partition_id(const vs_collection *c, uint32_t id);
+/* The growing segment of (partition, shard), created if missing. */
+vs_status vs_collection_growing(vs_collection *c, uint32_t partition,
+                                uint32_t shard, vs_segment **out);
+/* Applies a logged write (insert/upsert/delete) to memory.  `replay` is
+ * true during recovery (an insert of an existing key then replaces it). */
+vs_status vs_collection_apply(vs_collection *c, uint32_t type,
+                              const uint8_t *payload, size_t len, bool replay);
+vs_status vs_collection_compact(vs_collection *c, bool force);
+bool vs_collection_wants_compaction(vs_collection *c);
+
+/* read.c: output fields of get and search. */
+typedef struct vs_output_plan {
+  size_t *cols;              /* column indexes of the normalized layout */
+  size_t count;
+} vs_output_plan;
+
+/* Resolves names ("*" = every field and $meta) into columns; the primary
+ * key always comes first. */
+vs_status vs_output_plan_make(const vs_schema *schema, const char *const *names,
+                              size_t count, vs_output_plan *out);
+void vs_output_plan_free(vs_output_plan *plan);
+vs_status vs_output_rows_new(const vs_schema *schema, const vs_output_plan *plan,
+                             vs_rows **out);
+vs_status vs_output_append(vs_rows *rows, const vs_output_plan *plan,
+                           const vs_segment *seg, size_t row);
+
+/* A key column view over vs_keys of the collection's key type; VarChar keys
+ * are copied into *offsets / *bytes (caller frees). */
+vs_status vs_keys_view(const vs_collection *c, const vs_keys *keys, vs_colview *view,
+                       uint64_t **offsets, char **bytes);
+
+/* Lookup of a collection by name; takes a reference that the caller gives
+ * back with vs_db_release. */
+vs_status vs_db_find(vs_db *db, const char *name, vs_collection **out);
+void vs_db_release(vs_db *db, vs_collection *c);
+
+#endif /* VS_ENGINE_INTERNAL_H */
