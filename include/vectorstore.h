@@ -13,7 +13,8 @@
  *  - Ownership: a function named *_free / *_close releases what a *_new /
  *    *_open / result-returning call gave you.  Strings and arrays returned
  *    through `char **` / `char ***` out parameters are released with
- *    vs_free() / vs_free_strings().  Pointers returned by accessors
+ *    vs_free() / vs_free_strings().  Every *_free / *_close accepts NULL.
+ *    Pointers returned by accessors
  *    (vs_rows_get_*, vs_result_*) borrow from their handle and live as long
  *    as it does.
  *  - A vs_db handle is safe to use from many threads at once.  vs_schema and
@@ -344,8 +345,9 @@ typedef struct vs_write_info {
  * Inserts a batch into `partition` (NULL = "_default").  The batch is checked
  * against the schema first; any error (wrong dimension, NaN/Inf, wrong type,
  * missing required field, unknown field without a dynamic field, over-long
- * VarChar, duplicate primary key) fails the whole call with a message naming
- * the field and row, and nothing is written.  Returns once the write is
+ * VarChar, duplicate primary key) fails the whole call with VS_ERR_DATA (or
+ * VS_ERR_LIMIT for an oversized batch) and a message naming the field and
+ * row ("row 3: primary key 42 already exists"), and nothing is written.  Returns once the write is
  * durable under the fsync policy.  `info` may be NULL.
  */
 vs_status vs_insert(vs_db *db, const char *collection, const char *partition,
@@ -412,8 +414,10 @@ size_t vs_result_row_index(const vs_result *result, size_t q, size_t i);
 /* -------------------------------------------------------------- checking */
 
 /* Verifies every file of the database in `dir` offline (checksums,
- * structure, WAL framing).  Each problem is passed to `report` (may be NULL)
- * as one line; returns VS_OK when clean, VS_ERR_CORRUPT when not. */
+ * structure, WAL framing).  Each finding -- a problem, a torn WAL tail, or a
+ * per-collection summary -- is passed to `report` (may be NULL) as one line;
+ * returns VS_OK when clean, VS_ERR_CORRUPT (message: "N problems found")
+ * when not, VS_ERR_BUSY if a process has the database open. */
 typedef void (*vs_report_fn)(void *ctx, const char *line);
 vs_status vs_check(const char *dir, vs_report_fn report, void *ctx);
 
