@@ -323,8 +323,8 @@ vs_status vs_rows_get_int64(const vs_rows *rows, const char *field, size_t row,
                             int64_t *out);
 vs_status vs_rows_get_double(const vs_rows *rows, const char *field,
                              size_t row, double *out);
-/* VarChar, JSON and Array columns (JSON text); not NUL-terminated-safe to
- * assume: use *len.  (The bytes are followed by a NUL for convenience.) */
+/* VarChar, JSON and Array columns (JSON text).  Values sit back to back
+ * and are not NUL-terminated: always use *len. */
 vs_status vs_rows_get_string(const vs_rows *rows, const char *field,
                              size_t row, const char **out, size_t *len);
 vs_status vs_rows_get_float_vector(const vs_rows *rows, const char *field,

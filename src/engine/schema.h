@@ -23,9 +23,16 @@
  *   Array                     -                         compact JSON array
  *
  * var columns keep offsets[n+1] (uint64) into bytes; row i is
- * bytes[offsets[i] .. offsets[i+1]).  `valid` is NULL (all present) or one
+ * bytes[offsets[i] .. offsets[i+1]).  Values are NOT NUL-terminated one by
+ * one (the next value starts right after); only the whole buffer ends in a
+ * NUL, so always use the length.  `valid` is NULL (all present) or one
  * byte per row, 0 = null; a null row still occupies its fixed slot (zeros)
  * and an empty var range.
+ *
+ * Implemented in schema.c, schema_json.c (schemas), rows.c, rows_access.c,
+ * rows_json.c, rows_jsontext.c (row batches), batch.c (normalize, primary
+ * keys) and batch_codec.c (encode/decode); rows_internal.h is private to
+ * those files.
  */
 #ifndef VS_ENGINE_SCHEMA_H
 #define VS_ENGINE_SCHEMA_H
@@ -118,8 +125,11 @@ typedef struct vs_colview {
 void vs_column_view(const vs_column *col, vs_colview *out);
 /* The column named `name`, or NULL. */
 vs_column *vs_rows_find(const vs_rows *rows, const char *name);
-/* Adds an empty column (0 rows) to an output batch; rows->n is left alone
- * and grows as rows are appended with vs_rows_append_from. */
+/* Adds an empty column (0 rows) to an output batch.  rows->n is left
+ * alone: the builder appends with vs_column_append_from and then sets
+ * rows->n itself once every column holds that many rows.  *out (may be
+ * NULL) stays valid only until the next column is added to `rows` (the
+ * column array may move). */
 vs_status vs_rows_add_column(vs_rows *rows, const char *name, vs_type type,
                              vs_type element_type, uint32_t dim,
                              vs_column **out);
@@ -144,14 +154,16 @@ typedef enum vs_write_kind {
 /*
  * Checks `in` against `schema` and builds a normalized batch.  Any error
  * returns VS_ERR_DATA (or VS_ERR_LIMIT for too many rows) with a message
- * naming the field and row, e.g. "field 'vector' expects 768 floats, row 12
- * has 767", "field 'score' row 3: NaN is not allowed", "row 0 has unknown
- * field 'colour' and the collection has no dynamic field", "field 'title'
- * row 5: 300 bytes exceeds max_length 256".  Also checks duplicate primary
- * keys inside the batch.  For INSERT into an autoID collection the primary
- * key must be absent and the pk column is filled with zeros (the caller
- * assigns ids with vs_batch_set_auto_ids); for UPSERT it is required.
- * `max_rows` bounds in->n (0 = no bound).
+ * naming the field and row, e.g. "field 'vector' expects 768 floats per
+ * row, got 767", "field 'score' row 3: NaN is not allowed", "row 0: field
+ * 'colour' is not in the schema and the collection has no dynamic field",
+ * "field 'title' row 5: 300 bytes exceeds max_length 256".  Also checks
+ * duplicate primary keys inside the batch ("field 'id' row 9: duplicate
+ * primary key 42 (also at row 3)").  On error *out is NULL.  For INSERT
+ * into an autoID collection the primary key must be absent and the pk
+ * column is filled with zeros (the caller assigns ids with
+ * vs_batch_set_auto_ids); for UPSERT it is required.  `max_rows` bounds
+ * in->n (0 = no bound; never more than 2^24).
  */
 vs_status vs_batch_normalize(const vs_schema *schema, const vs_rows *in,
                              vs_write_kind kind, size_t max_rows,
