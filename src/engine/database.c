@@ -99,6 +99,8 @@ static vs_status check_name(const char *what, const char *name) {
 
 /* ------------------------------------------------------------- CATALOG */
 
+static vs_status check_new_directory(const vs_db *db);
+
 static vs_status write_catalog(vs_db *db) {
   json_t *list = json_array();
   for (size_t i = 0; list && i < db->collection_count; i++) {
@@ -163,6 +165,8 @@ static vs_status load_catalog(vs_db *db) {
   if (!vs_fs_exists(path)) {
     free(path);
     db->next_collection_id = 1;
+    vs_status fresh = check_new_directory(db);
+    if (fresh != VS_OK || db->opt.read_only) return fresh;
     return write_catalog(db);
   }
   vs_status st = vs_checked_file_read(path, VS_CATALOG_MAGIC, VS_CATALOG_VERSION, &version,
@@ -189,24 +193,58 @@ done:
   return st;
 }
 
-/* Removes collection directories that no CATALOG entry names (a create
- * that crashed before its CATALOG swap, or a drop after it). */
+/* The id of a collection directory name "c000123", or 0. */
+static uint32_t collection_dir_id(const char *name) {
+  unsigned id = 0;
+  char tail = 0;
+  if (strlen(name) != 7 || sscanf(name, "c%6u%c", &id, &tail) != 1) return 0;
+  return id;
+}
+
+static bool catalog_names(const vs_db *db, uint32_t id) {
+  for (size_t i = 0; i < db->collection_count; i++) {
+    if (db->collections[i]->id == id) return true;
+  }
+  return false;
+}
+
+/* Removes collection directories that no CATALOG entry names: a create that
+ * crashed before its CATALOG swap (id == next id) or a drop that crashed
+ * after it (id < next id).  A directory with a higher id was not made by
+ * this CATALOG's history: it is left alone, with a warning. */
 static void remove_orphan_collections(vs_db *db) {
   DIR *d = opendir(db->dir);
   struct dirent *e;
   if (!d) return;
   while ((e = readdir(d)) != NULL) {
-    unsigned id = 0;
-    char tail = 0;
-    if (sscanf(e->d_name, "c%6u%c", &id, &tail) != 1 || strlen(e->d_name) != 7) continue;
-    bool named = false;
-    for (size_t i = 0; i < db->collection_count; i++) named |= db->collections[i]->id == id;
-    if (named) continue;
+    uint32_t id = collection_dir_id(e->d_name);
+    if (id == 0 || catalog_names(db, id)) continue;
+    if (id > db->next_collection_id) {
+      vs_log(VS_LOG_WARN, "db", "%s/%s is not in the CATALOG; leaving it alone", db->dir, e->d_name);
+      continue;
+    }
     char *path = vs_fs_join(db->dir, e->d_name);
     if (path) vs_fs_remove_tree(path);
     free(path);
   }
   closedir(d);
+}
+
+/* A missing CATALOG is normal for a new directory, but not next to
+ * collection directories: refuse rather than start empty and delete them. */
+static vs_status check_new_directory(const vs_db *db) {
+  DIR *d = opendir(db->dir);
+  struct dirent *e;
+  vs_status st = VS_OK;
+  if (!d) return vs_fail(VS_ERR_IO, "cannot list %s", db->dir);
+  while ((e = readdir(d)) != NULL && st == VS_OK) {
+    if (collection_dir_id(e->d_name) != 0) {
+      st = vs_fail(VS_ERR_CORRUPT, "%s has collection directory %s but no CATALOG file", db->dir,
+                   e->d_name);
+    }
+  }
+  closedir(d);
+  return st;
 }
 
 /* ------------------------------------------------------------ open/close */
