@@ -53,14 +53,15 @@ static void check_collection(vs_db *db, check_ctx *k, const char *name, uint32_t
   }
   uint64_t rows = 0;
   for (size_t i = 0; i < c->sealed_count; i++) rows += c->sealed[i]->rows - c->sealed[i]->deleted_count;
+  for (size_t i = 0; i < c->growing_count; i++) rows += c->growing[i]->rows - c->growing[i]->deleted_count;
   if (rows != c->live_rows || c->pks.count != c->live_rows) {
     say(k, true, "collection '%s': %llu live rows but %zu distinct primary keys (duplicates)", name,
         (unsigned long long)rows, c->pks.count);
   }
-  say(k, false, "collection '%s': %zu sealed segments, %llu live rows, checksums ok", name,
-      c->sealed_count, (unsigned long long)c->live_rows);
+  say(k, false, "collection '%s': %zu sealed segments, %llu live rows (%llu from the WAL), checksums ok",
+      name, c->sealed_count, (unsigned long long)c->live_rows, (unsigned long long)c->growing_rows);
   char *wal = vs_fs_join(c->dir, VS_WAL_DIR);
-  if (wal && vs_fs_exists(wal) && vs_wal_check(wal, wal_line, k) != VS_OK) {
+  if (wal && vs_fs_exists(wal) && vs_wal_check_required(wal, c->durable_lsn, wal_line, k) != VS_OK) {
     say(k, true, "collection '%s': WAL: %s", name, vs_error_message());
   }
   free(wal);

@@ -151,11 +151,12 @@ static vs_status manifest_payload(const vs_collection *c, char **out) {
   vs_status st = vs_schema_to_json(c->schema, &schema_text);
   if (st != VS_OK) return st;
   json_t *schema = json_loads(schema_text, 0, &err);
-  root = json_pack("{s:s,s:i,s:o,s:I,s:I,s:I,s:i,s:o,s:o}", "name", c->name,
+  root = json_pack("{s:s,s:i,s:o,s:I,s:I,s:I,s:I,s:i,s:o,s:o}", "name", c->name,
                    "shards", (int)c->shards, "schema", schema, "checkpoint_lsn",
-                   (json_int_t)c->checkpoint_lsn, "next_segment_id",
+                   (json_int_t)c->checkpoint_lsn, "durable_lsn", (json_int_t)c->durable_lsn,
+                   "next_segment_id",
                    (json_int_t)atomic_load(&c->next_segment_id), "next_auto_id",
-                   (json_int_t)c->next_auto_id, "next_partition_id",
+                   (json_int_t)__atomic_load_n(&c->next_auto_id, __ATOMIC_RELAXED), "next_partition_id",
                    (int)c->next_partition_id, "partitions", partitions_json(c),
                    "segments", segments_json(c));
   vs_free(schema_text);
@@ -168,8 +169,14 @@ static vs_status manifest_payload(const vs_collection *c, char **out) {
 vs_status vs_collection_write_manifest(vs_collection *c) {
   char *text = NULL;
   char *path = vs_fs_join(c->dir, VS_MANIFEST_FILE);
-  vs_status st = path ? manifest_payload(c, &text)
-                      : vs_fail(VS_ERR_NOMEM, "out of memory");
+  vs_status st = path ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+  /* Write-ahead rule: deletes files about to be named may reflect records
+   * up to applied_lsn; those records must be durable first. */
+  if (st == VS_OK && c->wal && c->applied_lsn > 0) st = vs_wal_flush(c->wal, c->applied_lsn);
+  if (st == VS_OK) {
+    c->durable_lsn = VS_MAX(c->durable_lsn, c->applied_lsn);
+    st = manifest_payload(c, &text);
+  }
   if (st == VS_OK) {
     st = vs_checked_file_write(path, VS_MANIFEST_MAGIC, VS_MANIFEST_VERSION,
                                text, strlen(text));
@@ -248,12 +255,15 @@ static vs_status load_counters(vs_collection *c, json_t *root) {
   json_t *ckpt = json_object_get(root, "checkpoint_lsn");
   json_t *nseg = json_object_get(root, "next_segment_id");
   json_t *nauto = json_object_get(root, "next_auto_id");
+  json_t *durable = json_object_get(root, "durable_lsn");
   if (!json_is_integer(shards) || json_integer_value(shards) < 1 ||
       json_integer_value(shards) > VS_MAX_SHARDS || !json_is_integer(ckpt) ||
       json_integer_value(ckpt) < 0 || !json_is_integer(nseg) ||
-      json_integer_value(nseg) < 0 || !json_is_integer(nauto)) {
+      json_integer_value(nseg) < 0 || !json_is_integer(nauto) || !json_is_integer(durable) ||
+      json_integer_value(durable) < json_integer_value(ckpt)) {
     return manifest_error(c, "bad counters");
   }
+  c->durable_lsn = (uint64_t)json_integer_value(durable);
   c->shards = (uint32_t)json_integer_value(shards);
   c->checkpoint_lsn = (uint64_t)json_integer_value(ckpt);
   c->applied_lsn = c->checkpoint_lsn;
@@ -348,7 +358,10 @@ static vs_status open_wal(vs_collection *c, vs_wal_replay_fn fn) {
   wo.sync = (vs_wal_sync_policy)c->db->opt.fsync;
   wo.batch_interval_ms = c->db->opt.batch_interval_ms;
   wo.max_record_bytes = (uint32_t)VS_MAX_RECORD_BYTES + 64;
-  vs_status st = vs_wal_open(wal_dir, &wo, c->checkpoint_lsn, fn, c, &c->wal);
+  vs_status st = c->db->opt.read_only
+                     ? vs_wal_read(wal_dir, c->checkpoint_lsn, c->durable_lsn, fn, c)
+                     : vs_wal_open_required(wal_dir, &wo, c->checkpoint_lsn, c->durable_lsn, fn,
+                                            c, &c->wal);
   free(wal_dir);
   return st;
 }
@@ -448,10 +461,8 @@ vs_status vs_collection_open(vs_db *db, const char *name, uint32_t id,
   if (st != VS_OK) return st;
   st = load_manifest(c);
   if (st == VS_OK) st = index_sealed_keys(c);
-  if (st == VS_OK && !db->opt.read_only) {
-    remove_orphans(c);
-    st = open_wal(c, replay_record);
-  }
+  if (st == VS_OK && !db->opt.read_only) remove_orphans(c);
+  if (st == VS_OK) st = open_wal(c, replay_record);
   if (st != VS_OK) {
     vs_collection_free(c);
     c = NULL;

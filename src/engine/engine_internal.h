@@ -181,6 +181,9 @@ typedef struct vs_collection {
   vs_wal *wal;
   uint64_t applied_lsn;
   uint64_t checkpoint_lsn;
+  uint64_t durable_lsn;      /* the MANIFEST's files reflect records up to
+                                here (>= checkpoint_lsn): the WAL must
+                                still hold them at open */
   bool failed;               /* an apply failed after logging: read only */
   int refs;                  /* users holding it (catalog_lock) */
   bool dropped;              /* removed from the catalog; free at refs 0 */

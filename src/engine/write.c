@@ -79,12 +79,19 @@ done:
   return st;
 }
 
+/* Keeps the autoID counter above every key in the batch (upserts carry
+ * keys of their own; replay sees keys assigned before a crash). */
 static void note_auto_ids(vs_collection *c, const vs_rows *batch) {
   const vs_field *pk = vs_schema_pk(c->schema);
   if (!pk->auto_id || pk->type != VS_TYPE_INT64) return;
   const int64_t *ids = (const int64_t *)batch->cols[c->pk_index].fixed.data;
-  for (size_t i = 0; i < batch->n; i++) {
-    if (ids[i] >= c->next_auto_id) c->next_auto_id = ids[i] + 1;
+  int64_t top = INT64_MIN;
+  for (size_t i = 0; i < batch->n; i++) top = VS_MAX(top, ids[i]);
+  if (top == INT64_MAX || batch->n == 0) return;
+  int64_t seen = __atomic_load_n(&c->next_auto_id, __ATOMIC_RELAXED);
+  while (seen <= top &&
+         !__atomic_compare_exchange_n(&c->next_auto_id, &seen, top + 1, false,
+                                      __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
   }
 }
 
@@ -303,6 +310,7 @@ static vs_status log_and_apply(vs_collection *c, uint32_t type, const vs_buf *pa
     c->failed = true;
     return vs_fail_prefix(st, "collection '%s' could not apply a logged write", c->name);
   }
+  if (type == VS_REC_UPSERT) note_auto_ids(c, batch);
   c->applied_lsn = *lsn;
   *seal = wants_seal(c);
   return VS_OK;

@@ -102,6 +102,22 @@ vs_status vs_wal_sync(vs_wal *wal, uint64_t lsn);
 /* Everything up to `lsn` is now in sealed files: start a new log file and
  * delete files that hold only records <= lsn. */
 vs_status vs_wal_checkpoint(vs_wal *wal, uint64_t lsn);
+/* Makes `lsn` durable whatever the policy: the write-ahead rule before a
+ * MANIFEST or deletes file that reflects records up to `lsn` is written. */
+vs_status vs_wal_flush(vs_wal *wal, uint64_t lsn);
+/* vs_wal_open, but VS_ERR_CORRUPT (naming file and offset, nothing
+ * truncated) if the valid log ends before `required_lsn`: the caller's
+ * durable state already holds the effects of records up to there. */
+vs_status vs_wal_open_required(const char *dir, const vs_wal_options *opt,
+                               uint64_t after_lsn, uint64_t required_lsn,
+                               vs_wal_replay_fn fn, void *ctx, vs_wal **out);
+/* Replays like vs_wal_open_required but never modifies `dir` (a torn tail
+ * is skipped, not truncated): for read-only opens. */
+vs_status vs_wal_read(const char *dir, uint64_t after_lsn, uint64_t required_lsn,
+                      vs_wal_replay_fn fn, void *ctx);
+/* vs_wal_check with the requirement of vs_wal_open_required. */
+vs_status vs_wal_check_required(const char *dir, uint64_t required_lsn,
+                                vs_report_fn report, void *ctx);
 uint64_t vs_wal_last_lsn(const vs_wal *wal);
 /* Bytes in live log files. */
 uint64_t vs_wal_bytes(const vs_wal *wal);
