@@ -35,6 +35,8 @@ extern "C" {
 #define VS_MAX_DIM 32768u
 #define VS_MAX_TOPK 16384u
 #define VS_MAX_NQ 16384u
+#define VS_MAX_SEARCH_RESULTS (1u << 24)   /* nq x k of one search */
+#define VS_MAX_INSERT_ROWS (1u << 20)      /* rows of one write */
 #define VS_MAX_VARCHAR 65535u
 #define VS_MAX_ARRAY_CAPACITY 4096u
 #define VS_MAX_NAME 255u
@@ -390,6 +392,12 @@ typedef struct vs_search_request {
   const char *const *output_fields; /* "*" = all; NULL = none */
   size_t output_count;
   uint32_t threads;             /* 0 = the database pool's size */
+  const char *params_json;      /* search params, Milvus style, or NULL:
+                                   {"ef":64} (HNSW), {"nprobe":16} (IVF),
+                                   {"refine_k":40} (SQ8/PQ re-ranking),
+                                   {"radius":R,"range_filter":F} (range
+                                   search); keys may be nested under
+                                   "params" and numbers given as strings */
 } vs_search_request;
 
 /* Exact (FLAT) top-k search.  Results are ordered best first: L2 ascending,
@@ -410,6 +418,41 @@ const char *vs_result_id_str(const vs_result *result, size_t q, size_t i);
  * vs_result_row_index(q,i).  NULL when no output fields were asked. */
 const vs_rows *vs_result_rows(const vs_result *result);
 size_t vs_result_row_index(const vs_result *result, size_t q, size_t i);
+
+/* --------------------------------------------------------------- indexes */
+
+/*
+ * One index per vector field (`field` NULL = the only vector field).  Types:
+ * "FLAT", "HNSW", "HNSW_SQ8", "IVF_FLAT", "IVF_SQ8", "IVF_PQ" and
+ * "AUTOINDEX" (see docs/indexes.md for what it picks).  Build params as a
+ * JSON object: {"M":16,"efConstruction":200} (HNSW*), {"nlist":128}
+ * (IVF*), {"nlist":128,"m":16,"nbits":8} (IVF_PQ); "metric_type" may be
+ * given and must match the field.  Indexes are built in the background per
+ * sealed segment; until a segment's index is ready it is searched exactly,
+ * and growing data always is, so fresh rows are always visible.
+ */
+vs_status vs_create_index(vs_db *db, const char *collection, const char *field,
+                          const char *type, const char *params_json);
+/* Succeeds if there is no index. */
+vs_status vs_drop_index(vs_db *db, const char *collection, const char *field);
+/* Online rebuild with a new type/params (NULL = keep): searches use the
+ * old index until every segment's new one is built, then all swap at once. */
+vs_status vs_rebuild_index(vs_db *db, const char *collection,
+                           const char *field, const char *type,
+                           const char *params_json);
+/* JSON: fieldName, indexType, requestedType, metricType, params, state
+ * ("Finished", "InProgress", "Failed"), indexedRows, totalRows,
+ * pendingRows, indexedSegments, sealedSegments, buildRowsDone/Total (the
+ * build in flight), buildSeconds, failReason.  Free with vs_free. */
+vs_status vs_describe_index(vs_db *db, const char *collection,
+                            const char *field, char **json);
+/* Names of the fields that have an index. */
+vs_status vs_list_indexes(vs_db *db, const char *collection, char ***fields,
+                          size_t *count);
+/* Waits until every sealed segment has the current index (VS_ERR_TIMEOUT
+ * after timeout_ms; VS_ERR_INTERNAL with the reason if the build failed). */
+vs_status vs_wait_for_index(vs_db *db, const char *collection,
+                            const char *field, uint32_t timeout_ms);
 
 /* -------------------------------------------------------------- checking */
 

@@ -17,7 +17,9 @@
  *
  * test_ddl_while_searching
  *   Two threads create, fill, search and drop collections of their own
- *   names while two others search and get a third collection.
+ *   names while two others search and get a third collection, and a fifth
+ *   creates, fills, searches and drops partitions of that third collection
+ *   (reusing the same ids every round).
  *
  * test_drop_while_in_use
  *   Readers and a writer use a collection while the main thread drops it:
@@ -360,12 +362,11 @@ static void expect_final_state(vs_db *db) {
 }
 
 static void test_write_read_compact(void **state) {
-  char *dir = tu_make_tmpdir("concurrency");
+  const char *dir = *state;
   vs_options opt;
   shared sh;
   pthread_t threads[5];
   worker workers[5];
-  assert_non_null(dir);
   vs_options_init(&opt);
   opt.fsync = VS_FSYNC_ALWAYS;
   opt.seal_rows = 150;
@@ -397,8 +398,6 @@ static void test_write_read_compact(void **state) {
   expect_final_state(sh.db);
   EXPECT_OK(vs_close(sh.db));
   EXPECT_OK(vs_check(dir, NULL, NULL));
-  tu_remove_tree(dir);
-  free(dir);
 }
 
 /* --------------------------------------------------- DDL while searching */
@@ -419,8 +418,12 @@ typedef struct ddl_worker {
   int index;
 } ddl_worker;
 
-static bool stable_id(int64_t id) { return id >= 1 && id <= STABLE_ROWS; }
 static bool small_id(int64_t id) { return id >= 1 && id <= 20; }
+static bool churn_id(int64_t id) { return id >= 1001 && id <= 1020; }
+/* STABLE's rows, and the rows of the partitions that come and go. */
+static bool stable_id(int64_t id) {
+  return (id >= 1 && id <= STABLE_ROWS) || churn_id(id);
+}
 
 static bool ddl_round(vs_db *db, int t, int r) {
   char name[32];
@@ -470,6 +473,63 @@ static void *ddl_main(void *arg) {
   return NULL;
 }
 
+/* Partition churn on STABLE: create, fill (the same ids every round),
+ * search inside, drop.  Dropping seals the whole collection under the
+ * readers' feet. */
+static bool partition_round(vs_db *db, int r) {
+  char name[32];
+  const char *parts[1] = {name};
+  uint64_t n = 0;
+  snprintf(name, sizeof name, "tmp_%d", r);
+  if (vs_create_partition(db, STABLE, name) != VS_OK) {
+    record_failure("create partition %s: %s", name, vs_errmsg(NULL));
+    return false;
+  }
+  vs_rows *rows = tdb_build_rows(1001, 20, (uint32_t)r);
+  vs_status st = vs_insert(db, STABLE, name, rows, NULL);
+  vs_rows_free(rows);
+  if (st != VS_OK || vs_count(db, STABLE, name, &n) != VS_OK || n != 20) {
+    record_failure("partition %s: insert %s, count %" PRIu64 ": %s", name,
+                   vs_status_name(st), n, vs_errmsg(NULL));
+    return false;
+  }
+  float v[TDB_DIM];
+  tdb_row_vector(1005, (uint32_t)r, v);
+  vs_search_request req = {.vectors = v, .nq = 1, .dim = TDB_DIM, .k = 30,
+                           .partitions = parts, .partition_count = 1};
+  vs_result *res = NULL;
+  st = vs_search(db, STABLE, &req, &res);
+  bool ok = st == VS_OK && vs_result_hits(res, 0) == 20 &&
+            vs_result_id(res, 0, 0) == 1005 && vs_result_distance(res, 0, 0) == 0.0f;
+  for (size_t i = 0; ok && i < 20; i++) ok = churn_id(vs_result_id(res, 0, i));
+  vs_result_free(res);
+  if (!ok) {
+    record_failure("search in partition %s: %s", name, vs_status_name(st));
+    return false;
+  }
+  if (vs_drop_partition(db, STABLE, name) != VS_OK) {
+    record_failure("drop partition %s: %s", name, vs_errmsg(NULL));
+    return false;
+  }
+  int32_t ver = 0;
+  char err[256];
+  if (tdb_read_versions(db, STABLE, 1005, 1, &ver, err, sizeof err) != 0 || ver != -1) {
+    record_failure("id 1005 survived the drop of %s (%d %s)", name, ver, err);
+    return false;
+  }
+  return true;
+}
+
+static void *partition_churn_main(void *arg) {
+  ddl_worker *wk = arg;
+  pthread_barrier_wait(&wk->sh->start);
+  for (int r = 0; r < DDL_ROUNDS && !failed(); r++) {
+    if (!partition_round(wk->sh->db, r)) break;
+  }
+  atomic_fetch_sub(&wk->sh->running, 1);
+  return NULL;
+}
+
 static void *stable_reader_main(void *arg) {
   ddl_worker *wk = arg;
   uint64_t rng = 1234u + (uint64_t)wk->index;
@@ -510,12 +570,13 @@ static int collection_dirs(const char *dir) {
 }
 
 static void test_ddl_while_searching(void **state) {
-  char *dir = tu_make_tmpdir("concurrency-ddl");
+  const char *dir = *state;
   vs_options opt;
   ddl_shared sh;
-  pthread_t threads[4];
-  ddl_worker workers[4];
-  assert_non_null(dir);
+  pthread_t threads[5];
+  ddl_worker workers[5];
+  void *(*mains[5])(void *) = {ddl_main, ddl_main, partition_churn_main,
+                               stable_reader_main, stable_reader_main};
   vs_options_init(&opt);
   opt.fsync = VS_FSYNC_NONE;
   memset(&sh, 0, sizeof sh);
@@ -524,16 +585,14 @@ static void test_ddl_while_searching(void **state) {
   main_write(sh.db, STABLE, 1, 200, 0);
   EXPECT_OK(vs_flush(sh.db, STABLE));
   main_write(sh.db, STABLE, 201, STABLE_ROWS - 200, 0);
-  atomic_store(&sh.running, DDL_THREADS);
-  assert_int_equal(pthread_barrier_init(&sh.start, NULL, 4), 0);
-  for (int t = 0; t < 4; t++) {
+  atomic_store(&sh.running, DDL_THREADS + 1);
+  assert_int_equal(pthread_barrier_init(&sh.start, NULL, 5), 0);
+  for (int t = 0; t < 5; t++) {
     workers[t].sh = &sh;
     workers[t].index = t % 2;
-    assert_int_equal(pthread_create(&threads[t], NULL,
-                                    t < DDL_THREADS ? ddl_main : stable_reader_main,
-                                    &workers[t]), 0);
+    assert_int_equal(pthread_create(&threads[t], NULL, mains[t], &workers[t]), 0);
   }
-  for (int t = 0; t < 4; t++) pthread_join(threads[t], NULL);
+  for (int t = 0; t < 5; t++) pthread_join(threads[t], NULL);
   pthread_barrier_destroy(&sh.start);
   expect_no_failures();
   char **names = NULL;
@@ -546,13 +605,15 @@ static void test_ddl_while_searching(void **state) {
     uint64_t count = 0;
     EXPECT_OK(vs_count(sh.db, STABLE, NULL, &count));
     assert_int_equal(count, STABLE_ROWS);
+    size_t np = 0;
+    EXPECT_OK(vs_list_partitions(sh.db, STABLE, &names, &np));
+    assert_int_equal(np, 1);
+    vs_free_strings(names, np);
     EXPECT_OK(vs_close(sh.db));
     assert_int_equal(collection_dirs(dir), 1);
     EXPECT_OK(vs_open(dir, &opt, &sh.db));
   }
   EXPECT_OK(vs_close(sh.db));
-  tu_remove_tree(dir);
-  free(dir);
 }
 
 /* ------------------------------------------------------ drop while in use */
@@ -611,11 +672,10 @@ static void *drop_writer_main(void *arg) {
 }
 
 static void test_drop_while_in_use(void **state) {
-  char *dir = tu_make_tmpdir("concurrency-drop");
+  const char *dir = *state;
   vs_options opt;
   drop_shared sh;
   pthread_t threads[3];
-  assert_non_null(dir);
   vs_options_init(&opt);
   opt.fsync = VS_FSYNC_NONE;
   opt.seal_rows = 100;
@@ -651,15 +711,25 @@ static void test_drop_while_in_use(void **state) {
   EXPECT_OK(vs_count(sh.db, VICTIM, NULL, &n));
   assert_int_equal(n, 0);
   EXPECT_OK(vs_close(sh.db));
-  tu_remove_tree(dir);
-  free(dir);
+}
+
+/* Each test gets a fresh directory, removed even when the test fails. */
+static int dir_setup(void **state) {
+  *state = tu_make_tmpdir("concurrency");
+  return *state ? 0 : -1;
+}
+
+static int dir_teardown(void **state) {
+  tu_remove_tree(*state);
+  free(*state);
+  return 0;
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_write_read_compact),
-      cmocka_unit_test(test_ddl_while_searching),
-      cmocka_unit_test(test_drop_while_in_use),
+      cmocka_unit_test_setup_teardown(test_write_read_compact, dir_setup, dir_teardown),
+      cmocka_unit_test_setup_teardown(test_ddl_while_searching, dir_setup, dir_teardown),
+      cmocka_unit_test_setup_teardown(test_drop_while_in_use, dir_setup, dir_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -611,9 +611,9 @@ static void test_search_limits(void **state) {
 
 static void test_too_many_rows(void **state) {
   bad_state *bs = *state;
-  /* The engine caps rows per vs_insert at 1 << 20 (VS_MAX_INSERT_ROWS,
-   * not yet in the public header); one more row must be VS_ERR_LIMIT. */
-  size_t n = (size_t)VS_MAX_NQ * 64 + 1;
+  /* The engine caps rows per vs_insert at VS_MAX_INSERT_ROWS; one more
+   * row must be VS_ERR_LIMIT. */
+  size_t n = (size_t)VS_MAX_INSERT_ROWS + 1;
   int64_t *ids = malloc(n * sizeof *ids);
   float *vecs = calloc(n * DIM, sizeof *vecs);
   const char **tags = malloc(n * sizeof *tags);

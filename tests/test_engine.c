@@ -505,6 +505,14 @@ static void test_partitions(void **state) {
   EXPECT_ST(VS_ERR_INVALID,
             vs_drop_partition(f->db, COLL, VS_DEFAULT_PARTITION));
   EXPECT_ST(VS_ERR_PARTITION_NOT_FOUND, vs_drop_partition(f->db, COLL, "p3"));
+  char long_name[300];
+  memset(long_name, 'q', 256);
+  long_name[256] = '\0';
+  EXPECT_ST(VS_ERR_INVALID, vs_create_partition(f->db, COLL, long_name));
+  long_name[255] = '\0';
+  EXPECT_OK(vs_create_partition(f->db, COLL, long_name));
+  EXPECT_OK(vs_drop_partition(f->db, COLL, long_name));
+  assert_int_equal(has_partition(f->db, COLL, long_name), 0);
 
   insert_tdb(f->db, COLL, "p1", 1, 50, 0);
   EXPECT_OK(vs_flush(f->db, COLL)); /* p1 sealed, the others growing */
@@ -557,6 +565,8 @@ static void test_partitions(void **state) {
   EXPECT_OK(vs_drop_partition(f->db, COLL, "p2"));
   const char *after_drop[] = {VS_DEFAULT_PARTITION, "p1"};
   expect_partitions(f->db, COLL, after_drop, 2);
+  assert_int_equal(stats_of(f->db, COLL).partitions, 2);
+  assert_int_equal(stats_of(f->db, COLL).rows, 70);
   assert_int_equal(count_rows(f->db, COLL, NULL), 70);
   expect_range(f->db, COLL, 51, 50, -1);
   assert_false(found_by_search(f->db, COLL, 60, 0, NULL, 0));
@@ -1107,17 +1117,31 @@ static void str_expect(vs_db *db, int i, int ver) {
   vs_rows_free(rows);
 }
 
+/* A search for row i's vector finds it first; output fields carry the
+ * key and n of every hit. */
 static void str_expect_top(vs_db *db, int i, int ver) {
   char key[32];
   float v[4];
+  const char *const out[] = {"n"};
   str_key(i, key, sizeof key);
   str_vector(i, ver, v);
-  vs_result *res = search_vec(db, "strs", v, 4, 3, NULL, 0);
+  vs_search_request req = {.vectors = v, .nq = 1, .dim = 4, .k = 3,
+                           .output_fields = out, .output_count = 1};
+  vs_result *res = NULL;
+  EXPECT_OK(vs_search(db, "strs", &req, &res));
   assert_true(vs_result_hits(res, 0) >= 1);
   assert_non_null(vs_result_id_str(res, 0, 0));
   assert_string_equal(vs_result_id_str(res, 0, 0), key);
-  for (size_t h = 1; h < vs_result_hits(res, 0); h++)
-    assert_string_not_equal(vs_result_id_str(res, 0, h), key);
+  assert_int_equal(vs_result_id(res, 0, 0), 0);
+  const vs_rows *rows = vs_result_rows(res);
+  expect_text(rows, "name", vs_result_row_index(res, 0, 0), key);
+  expect_int(rows, "n", vs_result_row_index(res, 0, 0), i * 10 + ver);
+  for (size_t h = 1; h < vs_result_hits(res, 0); h++) {
+    const char *other = vs_result_id_str(res, 0, h);
+    assert_non_null(other);
+    assert_string_not_equal(other, key);
+    expect_text(rows, "name", vs_result_row_index(res, 0, h), other);
+  }
   vs_result_free(res);
 }
 
@@ -1324,6 +1348,12 @@ static void test_insert_existing_key(void **state) {
     assert_non_null(strstr(vs_errmsg(NULL), "already exists"));
     vs_rows_free(rows);
   }
+  /* keys are unique across partitions too */
+  EXPECT_OK(vs_create_partition(f->db, COLL, "other"));
+  vs_rows *other = tdb_build_rows(5, 1, 1);
+  EXPECT_ST(VS_ERR_DATA, vs_insert(f->db, COLL, "other", other, NULL));
+  vs_rows_free(other);
+  assert_int_equal(count_rows(f->db, COLL, "other"), 0);
   assert_int_equal(count_rows(f->db, COLL, NULL), 20);
   expect_range(f->db, COLL, 100, 4, -1);
   expect_range(f->db, COLL, 1, 20, 0);
@@ -1420,6 +1450,18 @@ static void test_auto_seal(void **state) {
   assert_true(s.sealed_segments >= sealed);
   assert_int_equal(s.rows, 1000);
   expect_range(f->db, COLL, 1, 1000, 0);
+  fx_close(f);
+
+  /* seal_bytes: growing data of 16 KiB triggers a seal */
+  f->opt.seal_rows = (uint64_t)1 << 40;
+  f->opt.seal_bytes = 16384;
+  fx_open(f);
+  sealed = stats_of(f->db, COLL).sealed_segments;
+  for (int64_t id = 1001; id <= 1500; id += 50) insert_tdb(f->db, COLL, NULL, id, 50, 0);
+  s = stats_of(f->db, COLL);
+  assert_true(s.sealed_segments >= sealed + 4);
+  assert_true(s.growing_rows < 500);
+  expect_range(f->db, COLL, 1, 1500, 0);
 }
 
 static void test_compaction(void **state) {

@@ -43,12 +43,15 @@ int cli_cmd_stats(const cli_command *cmd, int argc, char **argv);
 int cli_cmd_check(const cli_command *cmd, int argc, char **argv);
 int cli_cmd_version(const cli_command *cmd, int argc, char **argv);
 int cli_cmd_demo(const cli_command *cmd, int argc, char **argv);
+int cli_cmd_index(const cli_command *cmd, int argc, char **argv);
 
 /* ------------------------------------------------------- argument parsing */
 
 typedef enum cli_option_kind {
   CLI_OPT_STRING, /* dest: const char ** */
-  CLI_OPT_UINT    /* dest: uint64_t *, checked against [min, max] */
+  CLI_OPT_UINT,   /* dest: uint64_t *, checked against [min, max] */
+  CLI_OPT_FLAG,   /* dest: int *, set to 1; takes no value */
+  CLI_OPT_NUMBER  /* dest: double *, any finite number (min/max unused) */
 } cli_option_kind;
 
 typedef struct cli_option {
@@ -61,7 +64,8 @@ typedef struct cli_option {
 
 /*
  * Parses argv[1..argc-1] of command `cmd`: flags `--name value` and
- * `--name=value` from `options` (terminated by a NULL name), and positional
+ * `--name=value` (or a bare `--name` for CLI_OPT_FLAG) from `options`
+ * (terminated by a NULL name), and positional
  * arguments into pos[0..max_pos-1].  "--" ends the flags.  Returns 0,
  * CLI_EXIT_HELP for --help/-h (usage already printed on stdout), or
  * CLI_EXIT_USAGE after printing what was wrong and the usage on stderr.
@@ -178,6 +182,36 @@ int cli_create_vector_collection(vs_db *db, const char *name, uint32_t dim,
  * "_default" is a no-op).  Prints the error; returns 0 or CLI_EXIT_FAIL. */
 int cli_ensure_partition(vs_db *db, const char *collection,
                          const char *partition);
+
+/* -------------------------------------------------------------- indexes */
+
+/* What to do about a field's index (cli_index.c). */
+typedef struct cli_index_request {
+  const char *type;   /* FLAT, HNSW, ...; NULL with `rebuild` = keep it */
+  const char *params; /* build params JSON; NULL = the type's defaults (or,
+                         for a rebuild without a new type, keep them) */
+  const char *field;  /* NULL = the collection's only vector field */
+  int rebuild;        /* vs_rebuild_index instead of vs_create_index */
+  int no_wait;        /* define and seal, but do not wait for the build */
+  uint64_t timeout_s; /* for the wait */
+} cli_index_request;
+
+#define CLI_INDEX_DEFAULT_TIMEOUT 3600u
+#define CLI_INDEX_MAX_TIMEOUT 4294967u /* seconds; ms must fit uint32 */
+
+/* Creates or rebuilds the index `r` asks for and prints one line about it.
+ * Prints the error; returns 0 or CLI_EXIT_FAIL. */
+int cli_index_define(vs_db *db, const char *collection,
+                     const cli_index_request *r);
+/* Seals the growing rows (vs_flush) so they get indexed, waits for the
+ * builds (progress on a terminal) unless r->no_wait, and prints the index's
+ * key facts.  Prints the error; returns 0 or CLI_EXIT_FAIL. */
+int cli_index_finish(vs_db *db, const char *collection,
+                     const cli_index_request *r);
+/* Prints the key facts of every index of `collection` as "key: value"
+ * lines under `indent` ("none" when it has no index).  Returns 0 or
+ * CLI_EXIT_FAIL. */
+int cli_print_indexes(vs_db *db, const char *collection, const char *indent);
 
 /* -------------------------------------------------------------- readers */
 

@@ -4,8 +4,9 @@
  *
  * stats DIR [COLLECTION]: opens the database read-only and prints, per
  * collection, the fields of vs_collection_stats as aligned "key: value"
- * lines, then the vs_describe_collection JSON (schema, shards, partitions),
- * indented.  The database directory must already exist: looking at a
+ * lines, the key facts of each index (vs_list_indexes + vs_describe_index,
+ * the same block `vectorstore index` prints), then the
+ * vs_describe_collection JSON (schema, shards, partitions), indented.  The database directory must already exist: looking at a
  * mistyped path must not create an empty database there.
  *
  * check DIR: vs_check verifies every file offline (checksums, structure,
@@ -86,6 +87,11 @@ static int stats_one(vs_db *db, const char *name) {
   if (st != VS_OK) return cli_fail_status(st, "describing '%s'", name);
   printf("collection %s\n", name);
   print_stats(&s);
+  int rc = cli_print_indexes(db, name, "  ");
+  if (rc != 0) {
+    vs_free(json);
+    return rc;
+  }
   printf("  description:\n");
   print_json_indented(json);
   vs_free(json);

@@ -5,6 +5,8 @@
  *
  * Flags.  Each command declares a small array of cli_option {name, kind,
  * destination, range}.  `--name value` and `--name=value` are both accepted;
+ * a CLI_OPT_FLAG (--drop, --no-wait) takes no value and `--drop=1` is an
+ * error, so a flag can never swallow the next argument;
  * a flag given twice, an unknown flag, a missing value, or a number out of
  * range is a usage error (exit 2) whose message names the flag.  Values are
  * borrowed from argv (it outlives the command).  Flags may come before,
@@ -23,6 +25,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +88,19 @@ static cli_option *find_option(cli_option *options, const char *name,
   return NULL;
 }
 
+static int set_number(const cli_command *cmd, cli_option *o,
+                      const char *value) {
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(value, &end);
+  if (value[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v)) {
+    return cli_usage_error(cmd, "flag --%s expects a number, got '%s'",
+                           o->name, value);
+  }
+  *(double *)o->dest = v;
+  return 0;
+}
+
 static int set_option(const cli_command *cmd, cli_option *o,
                       const char *value) {
   if (o->seen) return cli_usage_error(cmd, "flag --%s given twice", o->name);
@@ -93,6 +109,11 @@ static int set_option(const cli_command *cmd, cli_option *o,
     *(const char **)o->dest = value;
     return 0;
   }
+  if (o->kind == CLI_OPT_FLAG) {
+    *(int *)o->dest = 1;
+    return 0;
+  }
+  if (o->kind == CLI_OPT_NUMBER) return set_number(cmd, o, value);
   char *end = NULL;
   errno = 0;
   unsigned long long v = strtoull(value, &end, 10);
@@ -116,6 +137,12 @@ static int parse_flag(const cli_command *cmd, int argc, char **argv, int *i,
   cli_option *o = find_option(options, name, len);
   if (o == NULL) {
     return cli_usage_error(cmd, "unknown flag '--%.*s'", (int)len, name);
+  }
+  if (o->kind == CLI_OPT_FLAG) {
+    if (eq != NULL) {
+      return cli_usage_error(cmd, "flag --%s takes no value", o->name);
+    }
+    return set_option(cmd, o, NULL);
   }
   if (eq != NULL) return set_option(cmd, o, eq + 1);
   if (*i + 1 >= argc) {

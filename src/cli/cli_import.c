@@ -30,6 +30,14 @@
  * Output: progress on stderr when it is a terminal; one summary line on
  * stdout: "imported N rows into COLLECTION in X.XX s (R rows/s)".
  *
+ * --index TYPE [--params JSON] defines the field's index *before* the
+ * first row is inserted, so an unknown type, bad params or a conflicting
+ * existing index fail with nothing imported (and segments sealed during a
+ * long import start building at once).  After the last batch the summary
+ * line is printed (its time covers the inserts only), then the growing rows
+ * are sealed and the command waits for the builds and prints the index's
+ * key facts and build time (cli_index.c).
+ *
  * Alternatives rejected: continuing the ids after the collection's current
  * row count -- a re-import would then silently double the data.
  */
@@ -57,6 +65,7 @@ typedef struct import_args {
   const char *partition;
   const char *schema_path;
   uint64_t batch;
+  cli_index_request index; /* index.type == NULL: no --index */
   vs_metric metric;
   vs_fsync_policy fsync;
 } import_args;
@@ -233,6 +242,25 @@ static int check_target(const import_args *a, const cli_target *t,
   return 0;
 }
 
+/* ----------------------------------------------------------------- index */
+
+/* With --index: defines the index on `field` (NULL = the only vector
+ * field) before any row is inserted. */
+static int define_index(vs_db *db, import_args *a, const char *field) {
+  if (a->index.type == NULL) return 0;
+  a->index.field = field;
+  return cli_index_define(db, a->collection, &a->index);
+}
+
+/* With --index: prints the import summary (inserts only), then seals, waits
+ * for the builds and reports the index. */
+static int finish_import(vs_db *db, const import_args *a, uint64_t imported,
+                         double start) {
+  if (a->index.type == NULL) return 0;
+  cli_print_import_summary(imported, a->collection, cli_now() - start);
+  return cli_index_finish(db, a->collection, &a->index);
+}
+
 /* ------------------------------------------------------------ vector files */
 
 static int insert_vector_batches(vs_db *db, const import_args *a,
@@ -263,7 +291,7 @@ static int insert_vector_batches(vs_db *db, const import_args *a,
   }
 }
 
-static int import_vectors(const import_args *a, cli_vecs_kind kind) {
+static int import_vectors(import_args *a, cli_vecs_kind kind) {
   cli_vecs v;
   cli_target t = {0};
   vs_db *db = NULL;
@@ -291,13 +319,16 @@ static int import_vectors(const import_args *a, cli_vecs_kind kind) {
   if (rc == 0) rc = cli_target_resolve(db, a->collection, NULL, &t);
   if (rc == 0) rc = check_target(a, &t, v.dim, created);
   if (rc == 0) rc = cli_ensure_partition(db, a->collection, a->partition);
+  if (rc == 0) rc = define_index(db, a, t.vector_field);
   if (rc == 0) rc = insert_vector_batches(db, a, &v, &t, buf, &imported);
+  if (rc == 0) rc = finish_import(db, a, imported, start);
   if (db != NULL) {
     int closed = cli_close_db(db);
     if (rc == 0) rc = closed;
   }
-  if (rc == 0) cli_print_import_summary(imported, a->collection,
-                                        cli_now() - start);
+  if (rc == 0 && a->index.type == NULL) {
+    cli_print_import_summary(imported, a->collection, cli_now() - start);
+  }
 done:
   cli_target_free(&t);
   free(buf);
@@ -504,7 +535,7 @@ static int read_lines(jsonl_state *s, FILE *f, uint64_t file_size) {
   return rc;
 }
 
-static int import_jsonl(const import_args *a) {
+static int import_jsonl(import_args *a) {
   jsonl_state s = {.args = a};
   struct stat st;
   int created = 0;
@@ -526,13 +557,16 @@ static int import_jsonl(const import_args *a) {
     if (got != VS_OK) rc = cli_fail_status(got, "collection '%s'", a->collection);
   }
   if (rc == 0) rc = cli_ensure_partition(s.db, a->collection, a->partition);
+  if (rc == 0) rc = define_index(s.db, a, NULL);
   if (rc == 0) rc = read_lines(&s, f, file_size);
+  if (rc == 0) rc = finish_import(s.db, a, s.imported, start);
   if (s.db != NULL) {
     int closed = cli_close_db(s.db);
     if (rc == 0) rc = closed;
   }
-  if (rc == 0) cli_print_import_summary(s.imported, a->collection,
-                                        cli_now() - start);
+  if (rc == 0 && a->index.type == NULL) {
+    cli_print_import_summary(s.imported, a->collection, cli_now() - start);
+  }
   vs_schema_free(s.schema);
   batch_free(&s.batch);
   fclose(f);
@@ -548,13 +582,18 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 int cli_cmd_import(const cli_command *cmd, int argc, char **argv) {
-  import_args a = {.batch = 1000};
+  import_args a = {.batch = 1000,
+                   .index = {.timeout_s = CLI_INDEX_DEFAULT_TIMEOUT}};
   cli_option options[] = {
       {"metric", CLI_OPT_STRING, &a.metric_name, 0, 0, 0},
       {"batch", CLI_OPT_UINT, &a.batch, 1, IMPORT_MAX_BATCH, 0},
       {"fsync", CLI_OPT_STRING, &a.fsync_name, 0, 0, 0},
       {"partition", CLI_OPT_STRING, &a.partition, 0, 0, 0},
       {"schema", CLI_OPT_STRING, &a.schema_path, 0, 0, 0},
+      {"index", CLI_OPT_STRING, &a.index.type, 0, 0, 0},
+      {"params", CLI_OPT_STRING, &a.index.params, 0, 0, 0},
+      {"timeout", CLI_OPT_UINT, &a.index.timeout_s, 1, CLI_INDEX_MAX_TIMEOUT,
+       0},
       {NULL, CLI_OPT_STRING, NULL, 0, 0, 0}};
   const char *pos[3];
   int npos = 0;
@@ -563,6 +602,9 @@ int cli_cmd_import(const cli_command *cmd, int argc, char **argv) {
   a.dir = pos[0];
   a.collection = pos[1];
   a.file = pos[2];
+  if (a.index.type == NULL && (a.index.params != NULL || options[7].seen)) {
+    return cli_usage_error(cmd, "--params and --timeout need --index TYPE");
+  }
   rc = cli_parse_metric(cmd, a.metric_name, &a.metric);
   if (rc == 0) rc = cli_parse_fsync(cmd, a.fsync_name, &a.fsync);
   if (rc != 0) return rc;

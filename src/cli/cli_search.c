@@ -21,9 +21,23 @@
  * the --output fields) are printed for a human.  Their results are kept
  * from the timed loop, not searched again.
  *
+ * Search parameters.  --params JSON is passed unchanged as the request's
+ * params_json ({"ef":64} for HNSW, {"nprobe":16} for IVF, ...); the engine
+ * judges it, so a malformed or out-of-range value is its message and exit
+ * 1.  --radius R [--range-filter F] is a shorthand that adds "radius" and
+ * "range_filter" to those params (Milvus semantics: for L2, F <= distance
+ * < R; for IP and COSINE, R < distance <= F).
+ *
+ * Range search.  When the params hold a radius (from --radius or --params),
+ * a query returns every hit inside the range, up to k, so a count of hits
+ * is the result and recall@k against a top-k truth file means nothing: the
+ * command reports the mean, min and max hits per query and how many queries
+ * were cut off at k; --truth is ignored with a note.
+ *
  * The database is opened read-only: a search writes nothing.
  */
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +55,11 @@ typedef struct search_args {
   const char *out_path;
   const char *field;
   const char *output;
+  const char *params;  /* --params, or NULL */
+  double radius;       /* --radius, when has_radius */
+  double range_filter; /* --range-filter, when has_range_filter */
+  int has_radius;
+  int has_range_filter;
   uint64_t k;
   uint64_t threads;
   uint64_t batch;
@@ -58,7 +77,10 @@ typedef struct search_run {
   char *output_text;                       /* --output, split in place */
   const char *outputs[MAX_OUTPUT_FIELDS];
   size_t output_count;
+  char *params_json;                       /* sent with every request */
+  int range;                               /* params hold a radius */
   int64_t *ids;                            /* nq x k; -1 = no hit */
+  size_t *hit_counts;                      /* per query */
   double *latencies;                       /* per call, seconds */
   size_t calls;
   double seconds;
@@ -82,6 +104,54 @@ static int split_outputs(const search_args *a, search_run *r) {
   return 0;
 }
 
+/* ------------------------------------------------------------- params */
+
+/* The object that holds the search keys: the root, or its "params" member
+ * when the keys are nested Milvus-style. */
+static json_t *search_keys(json_t *root) {
+  json_t *nested = json_object_get(root, "params");
+  return json_is_object(nested) ? nested : root;
+}
+
+/* Adds --radius/--range-filter to the --params object (or to a new one). */
+static int merge_range(const search_args *a, json_t **root) {
+  json_error_t err;
+  *root = a->params ? json_loads(a->params, 0, &err) : json_object();
+  if (*root == NULL) return cli_fail("--params is not valid JSON: %s", err.text);
+  if (!json_is_object(*root)) {
+    return cli_fail("--params must be a JSON object to add --radius to it");
+  }
+  json_t *keys = search_keys(*root);
+  json_object_set_new(keys, "radius", json_real(a->radius));
+  if (a->has_range_filter) {
+    json_object_set_new(keys, "range_filter", json_real(a->range_filter));
+  }
+  return 0;
+}
+
+/* Builds the params_json of the requests and notes whether it asks for a
+ * range search.  Params that do not parse are passed on as they are for
+ * the engine to reject with its own message. */
+static int build_params(const search_args *a, search_run *r) {
+  json_t *root = NULL;
+  json_error_t err;
+  int rc = 0;
+  if (a->has_radius) {
+    rc = merge_range(a, &root);
+    r->params_json = rc == 0 ? json_dumps(root, JSON_COMPACT) : NULL;
+    if (rc == 0 && r->params_json == NULL) rc = cli_fail("out of memory");
+  } else if (a->params != NULL) {
+    r->params_json = strdup(a->params);
+    if (r->params_json == NULL) rc = cli_fail("out of memory");
+    root = json_loads(a->params, 0, &err);
+  }
+  if (rc == 0 && json_is_object(root)) {
+    r->range = json_object_get(search_keys(root), "radius") != NULL;
+  }
+  json_decref(root);
+  return rc;
+}
+
 static int allocate_run(const search_args *a, search_run *r) {
   size_t cells = 0;
   if (__builtin_mul_overflow(r->nq, (size_t)a->k, &cells)) {
@@ -89,7 +159,8 @@ static int allocate_run(const search_args *a, search_run *r) {
   }
   r->ids = malloc((cells ? cells : 1) * sizeof *r->ids);
   r->latencies = malloc((r->nq ? r->nq : 1) * sizeof *r->latencies);
-  if (r->ids == NULL || r->latencies == NULL) {
+  r->hit_counts = calloc(r->nq ? r->nq : 1, sizeof *r->hit_counts);
+  if (r->ids == NULL || r->latencies == NULL || r->hit_counts == NULL) {
     return cli_fail("out of memory for %zu results", cells);
   }
   for (size_t i = 0; i < cells; i++) r->ids[i] = -1;
@@ -98,12 +169,12 @@ static int allocate_run(const search_args *a, search_run *r) {
 
 static void collect_ids(const search_args *a, search_run *r,
                         const vs_result *res, size_t first, int int_keys) {
-  if (!int_keys) return;
   size_t n = vs_result_nq(res);
   for (size_t q = 0; q < n && first + q < r->nq; q++) {
     size_t hits = vs_result_hits(res, q);
     if (hits > a->k) hits = (size_t)a->k;
-    for (size_t i = 0; i < hits; i++) {
+    r->hit_counts[first + q] = hits;
+    for (size_t i = 0; int_keys && i < hits; i++) {
       r->ids[(first + q) * a->k + i] = vs_result_id(res, q, i);
     }
   }
@@ -131,14 +202,17 @@ static int run_queries(vs_db *db, const search_args *a, const cli_target *t,
         .k = (uint32_t)a->k,
         .output_fields = r->output_count ? r->outputs : NULL,
         .output_count = r->output_count,
-        .threads = (uint32_t)a->threads};
+        .threads = (uint32_t)a->threads,
+        .params_json = r->params_json};
     vs_result *res = NULL;
     double t0 = cli_now();
     vs_status st = vs_search(db, a->collection, &req, &res);
     r->latencies[r->calls++] = cli_now() - t0;
     if (st != VS_OK) {
-      return cli_fail_status(st, "search of queries %zu..%zu", first,
-                             first + n - 1);
+      return cli_fail_status(st, "search of queries %zu..%zu%s%s", first,
+                             first + n - 1,
+                             r->params_json ? " with params " : "",
+                             r->params_json ? r->params_json : "");
     }
     collect_ids(a, r, res, first, t->pk_type == VS_TYPE_INT64);
     if (!keep_result(r, res, first)) vs_result_free(res);
@@ -184,6 +258,7 @@ static void print_kept(const search_run *r, int int_keys) {
 }
 
 static void print_timing(const search_args *a, search_run *r) {
+  if (r->params_json != NULL) printf("search params: %s\n", r->params_json);
   double qps = r->seconds > 0 ? (double)r->nq / r->seconds : 0.0;
   char threads[32] = "default";
   if (a->threads) snprintf(threads, sizeof threads, "%" PRIu64, a->threads);
@@ -194,6 +269,24 @@ static void print_timing(const search_args *a, search_run *r) {
   printf("latency per call: p50 %.3f ms, p99 %.3f ms\n",
          1e3 * cli_quantile(r->latencies, r->calls, 0.50),
          1e3 * cli_quantile(r->latencies, r->calls, 0.99));
+}
+
+static void print_range_summary(const search_args *a, const search_run *r) {
+  size_t min = SIZE_MAX, max = 0, capped = 0;
+  double sum = 0.0;
+  for (size_t q = 0; q < r->nq; q++) {
+    size_t hits = r->hit_counts[q];
+    sum += (double)hits;
+    if (hits < min) min = hits;
+    if (hits > max) max = hits;
+    if (hits >= a->k) capped++;
+  }
+  printf("range search: %.2f hits per query on average (min %zu, max %zu)\n",
+         r->nq ? sum / (double)r->nq : 0.0, r->nq ? min : 0, max);
+  if (capped > 0) {
+    printf("%zu of %zu queries reached k=%" PRIu64 "; raise --k to see every "
+           "hit in range\n", capped, r->nq, a->k);
+  }
 }
 
 static int compare_int32(const void *a, const void *b) {
@@ -293,6 +386,8 @@ static void free_run(search_run *r) {
   free(r->output_text);
   free(r->ids);
   free(r->latencies);
+  free(r->hit_counts);
+  free(r->params_json);
 }
 
 static int search_main(const search_args *a) {
@@ -300,6 +395,7 @@ static int search_main(const search_args *a) {
   cli_target t = {0};
   vs_db *db = NULL;
   int rc = split_outputs(a, &r);
+  if (rc == 0) rc = build_params(a, &r);
   if (rc == 0) rc = cli_load_floats(a->queries_path, &r.queries, &r.nq, &r.dim);
   if (rc == 0) rc = allocate_run(a, &r);
   if (rc == 0) rc = cli_open_db(a->dir, VS_FSYNC_ALWAYS, 1, 1, &db);
@@ -311,8 +407,15 @@ static int search_main(const search_args *a) {
       print_kept(&r, t.pk_type == VS_TYPE_INT64);
     }
     print_timing(a, &r);
+    if (r.range) print_range_summary(a, &r);
   }
-  if (rc == 0 && a->truth_path != NULL) rc = measure_recall(a, &r);
+  if (rc == 0 && a->truth_path != NULL && r.range) {
+    fprintf(stderr, "note: --truth ignored: recall@k is not meaningful for "
+                    "a range search; the hits per query are reported "
+                    "instead\n");
+  } else if (rc == 0 && a->truth_path != NULL) {
+    rc = measure_recall(a, &r);
+  }
   if (rc == 0 && a->out_path != NULL) rc = write_out(a, &r);
   cli_target_free(&t);
   free_run(&r);
@@ -333,6 +436,9 @@ int cli_cmd_search(const cli_command *cmd, int argc, char **argv) {
       {"batch", CLI_OPT_UINT, &a.batch, 1, VS_MAX_NQ, 0},
       {"field", CLI_OPT_STRING, &a.field, 0, 0, 0},
       {"output", CLI_OPT_STRING, &a.output, 0, 0, 0},
+      {"params", CLI_OPT_STRING, &a.params, 0, 0, 0},
+      {"radius", CLI_OPT_NUMBER, &a.radius, 0, 0, 0},
+      {"range-filter", CLI_OPT_NUMBER, &a.range_filter, 0, 0, 0},
       {NULL, CLI_OPT_STRING, NULL, 0, 0, 0}};
   const char *pos[3];
   int npos = 0;
@@ -341,5 +447,10 @@ int cli_cmd_search(const cli_command *cmd, int argc, char **argv) {
   a.dir = pos[0];
   a.collection = pos[1];
   a.queries_path = pos[2];
+  a.has_radius = options[8].seen;       /* "radius" */
+  a.has_range_filter = options[9].seen; /* "range-filter" */
+  if (a.has_range_filter && !a.has_radius) {
+    return cli_usage_error(cmd, "--range-filter needs --radius");
+  }
   return search_main(&a);
 }

@@ -29,12 +29,19 @@ static int cli_cmd_help(const cli_command *cmd, int argc, char **argv);
 static const cli_command commands[] = {
     {"import", "import vectors (.fvecs, .bvecs) or rows (.jsonl) into a collection",
      "DIR COLLECTION FILE [--metric L2|IP|COSINE] [--batch ROWS] "
-     "[--fsync always|batch|none] [--partition NAME] [--schema SCHEMA.json]",
+     "[--fsync always|batch|none] [--partition NAME] [--schema SCHEMA.json] "
+     "[--index TYPE [--params JSON] [--timeout SECONDS]]",
      cli_cmd_import},
     {"search", "run the queries of an .fvecs file; time them and measure recall",
      "DIR COLLECTION QUERIES.fvecs [--k K] [--threads N] [--truth GT.ivecs] "
-     "[--out RESULT.ivecs] [--batch Q] [--field NAME] [--output F1,F2]",
+     "[--out RESULT.ivecs] [--batch Q] [--field NAME] [--output F1,F2] "
+     "[--params JSON] [--radius R [--range-filter F]]",
      cli_cmd_search},
+    {"index", "create, rebuild, drop or describe a vector field's index",
+     "DIR COLLECTION [--type FLAT|HNSW|HNSW_SQ8|IVF_FLAT|IVF_SQ8|IVF_PQ|"
+     "AUTOINDEX] [--params JSON] [--field NAME] [--rebuild] [--drop] "
+     "[--no-wait] [--timeout SECONDS]",
+     cli_cmd_index},
     {"stats", "print the statistics and schema of collections",
      "DIR [COLLECTION]", cli_cmd_stats},
     {"check", "verify every file of a stopped database (checksums, structure)",

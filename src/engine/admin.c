@@ -131,6 +131,7 @@ static vs_status drop_partition_locked(vs_collection *c, const char *name) {
       if (b) unlink(b);
       free(a);
       free(b);
+      vs_segment_index_remove_files(c, gone[k]);
     }
     vs_segment_free(gone[k]);
   }

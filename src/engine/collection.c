@@ -127,6 +127,7 @@ static json_t *segments_json(const vs_collection *c) {
     if (!o) goto fail;
     json_object_set_new(o, "deletes",
                         s->deletes_file ? json_string(s->deletes_file) : json_null());
+    json_object_set_new(o, "indexes", vs_segment_indexes_to_json(c, s));
     json_array_append_new(list, o);
   }
   return list;
@@ -151,14 +152,14 @@ static vs_status manifest_payload(const vs_collection *c, char **out) {
   vs_status st = vs_schema_to_json(c->schema, &schema_text);
   if (st != VS_OK) return st;
   json_t *schema = json_loads(schema_text, 0, &err);
-  root = json_pack("{s:s,s:i,s:o,s:I,s:I,s:I,s:I,s:i,s:o,s:o}", "name", c->name,
+  root = json_pack("{s:s,s:i,s:o,s:I,s:I,s:I,s:I,s:i,s:o,s:o,s:o}", "name", c->name,
                    "shards", (int)c->shards, "schema", schema, "checkpoint_lsn",
                    (json_int_t)c->checkpoint_lsn, "durable_lsn", (json_int_t)c->durable_lsn,
                    "next_segment_id",
                    (json_int_t)atomic_load(&c->next_segment_id), "next_auto_id",
                    (json_int_t)__atomic_load_n(&c->next_auto_id, __ATOMIC_RELAXED), "next_partition_id",
                    (int)c->next_partition_id, "partitions", partitions_json(c),
-                   "segments", segments_json(c));
+                   "segments", segments_json(c), "indexes", vs_index_defs_to_json(c));
   vs_free(schema_text);
   if (!root) return vs_fail(VS_ERR_NOMEM, "out of memory writing the MANIFEST");
   *out = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -245,6 +246,7 @@ static vs_status load_segment(vs_collection *c, json_t *o) {
                    file, seg->rows, json_integer_value(rows));
   }
   if (json_is_string(del)) st = vs_segment_load_deletes(seg, c->dir, json_string_value(del));
+  if (st == VS_OK) st = vs_segment_indexes_from_json(c, seg, json_object_get(o, "indexes"));
   if (st == VS_OK) st = add_sealed(c, seg);
   if (st != VS_OK) vs_segment_free(seg);
   return st;
@@ -303,6 +305,7 @@ static vs_status load_manifest(vs_collection *c) {
   st = load_schema(c, root);
   if (st == VS_OK) st = load_counters(c, root);
   if (st == VS_OK) st = load_partitions(c, json_object_get(root, "partitions"));
+  if (st == VS_OK) st = vs_index_defs_from_json(c, json_object_get(root, "indexes"));
   if (st != VS_OK) goto done;
   json_t *segs = json_object_get(root, "segments");
   size_t i;
@@ -376,6 +379,7 @@ vs_status vs_collection_create_files(vs_db *db, const char *name, uint32_t id,
   atomic_store(&c->next_segment_id, 1);
   c->next_auto_id = 1;
   st = vs_schema_clone(schema, &c->schema);
+  if (st == VS_OK) st = vs_index_defs_from_json(c, NULL);
   if (st == VS_OK) st = add_partition(c, 0, VS_DEFAULT_PARTITION);
   if (st == VS_OK) st = vs_fs_mkdirs(c->dir);
   if (st != VS_OK) goto done;
@@ -433,6 +437,7 @@ static bool file_is_live(const vs_collection *c, const char *name) {
     const vs_segment *s = c->sealed[i];
     if (strcmp(name, s->file_name) == 0) return true;
     if (s->deletes_file && strcmp(name, s->deletes_file) == 0) return true;
+    if (vs_segment_index_uses_file(s, name)) return true;
   }
   return false;
 }
@@ -481,6 +486,7 @@ void vs_collection_free(vs_collection *c) {
   free(c->growing);
   free(c->partitions);
   vs_pkindex_free(&c->pks);
+  vs_index_defs_free(c);
   vs_schema_free(c->schema);
   pthread_rwlock_destroy(&c->lock);
   pthread_mutex_destroy(&c->maintenance);
@@ -577,6 +583,7 @@ vs_status vs_collection_flush_locked(vs_collection *c) {
   c->checkpoint_lsn = c->applied_lsn;
   if (st == VS_OK) st = vs_collection_write_manifest(c);
   if (st == VS_OK && c->wal) st = vs_wal_checkpoint(c->wal, c->checkpoint_lsn);
+  if (st == VS_OK) vs_indexer_kick(c->db);
   if (st != VS_OK) c->checkpoint_lsn = previous;
   for (size_t i = 0; i < c->sealed_count; i++) {
     if (st == VS_OK && old[i]) remove_file(c, old[i]);
@@ -654,6 +661,7 @@ static vs_status compact_one(vs_collection *c, vs_segment *victim) {
   if (st == VS_OK) {
     remove_file(c, victim->file_name);
     remove_file(c, victim->deletes_file);
+    vs_segment_index_remove_files(c, victim);
     vs_segment_free(victim);
     fresh = NULL;
   }
@@ -692,6 +700,7 @@ static vs_status drop_empty_sealed(vs_collection *c) {
     for (size_t i = 0; i < ngone; i++) {
       remove_file(c, gone[i]->file_name);
       remove_file(c, gone[i]->deletes_file);
+      vs_segment_index_remove_files(c, gone[i]);
       vs_segment_free(gone[i]);
     }
   }
@@ -723,6 +732,7 @@ vs_status vs_collection_compact(vs_collection *c, bool force) {
     pthread_rwlock_wrlock(&c->lock);
     st = drop_empty_sealed(c);
     pthread_rwlock_unlock(&c->lock);
+    vs_indexer_kick(c->db);
   }
   pthread_mutex_unlock(&c->maintenance);
   return st;

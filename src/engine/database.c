@@ -251,6 +251,7 @@ static vs_status check_new_directory(const vs_db *db) {
 
 static void db_free(vs_db *db) {
   if (!db) return;
+  vs_indexer_stop(db);
   for (size_t i = 0; i < db->collection_count; i++) vs_collection_free(db->collections[i]);
   free(db->collections);
   vs_pool_free(db->pool);
@@ -292,6 +293,7 @@ vs_status vs_open(const char *dir, const vs_options *opt, vs_db **out) {
   if (st == VS_OK) st = vs_pool_new(db->opt.threads, &db->pool);
   if (st == VS_OK) st = load_catalog(db);
   if (st == VS_OK && !db->opt.read_only) remove_orphan_collections(db);
+  if (st == VS_OK && !db->opt.read_only) st = vs_indexer_start(db);
 done:
   if (st != VS_OK) {
     db_free(db);
@@ -304,6 +306,7 @@ done:
 vs_status vs_close(vs_db *db) {
   vs_status st = VS_OK;
   if (!db) return VS_OK;
+  vs_indexer_stop(db); /* a build in flight is cancelled; it restarts at open */
   for (size_t i = 0; i < db->collection_count; i++) {
     vs_status cst = vs_collection_close(db->collections[i], !db->opt.read_only);
     if (st == VS_OK && cst != VS_OK) st = cst;

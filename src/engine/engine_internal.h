@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "engine/schema.h"
+#include "index/index.h"
 #include "storage/storage.h"
 #include "util/util.h"
 
@@ -40,7 +41,6 @@ enum {
 };
 
 #define VS_ALL_PARTITIONS UINT32_MAX
-#define VS_MAX_INSERT_ROWS (1u << 20)
 #define VS_MAX_RECORD_BYTES ((size_t)512 << 20)
 #define VS_MAX_SHARDS 64u
 #define VS_MAX_PARTITIONS 1024u
@@ -57,7 +57,21 @@ enum {
 
 /* ------------------------------------------------------------- segments */
 
+/* The index of one vector field of a sealed segment.  `active` serves
+ * searches; `pending` is a newer generation built during a rebuild, swapped
+ * in for every segment at once when all have one. */
+typedef struct vs_segment_index {
+  vs_index *active;
+  char *active_file;        /* named in the MANIFEST */
+  uint32_t active_generation;
+  vs_index *pending;
+  char *pending_file;       /* not yet in the MANIFEST */
+  uint32_t pending_generation;
+} vs_segment_index;
+
 typedef struct vs_segment {
+  _Atomic int refs;          /* the collection's list holds one; an index
+                                build holds one while it works */
   uint64_t id;               /* unique within the collection */
   uint32_t shard;
   uint32_t partition;
@@ -78,6 +92,9 @@ typedef struct vs_segment {
   bool deletes_dirty;        /* deletes not yet in a deletes file */
   char *deletes_file;        /* current deletes file, or NULL */
   uint64_t deletes_generation;
+  vs_segment_index *indexes; /* sealed: one per schema field (vector
+                                fields used), else NULL */
+  size_t field_count;
 } vs_segment;
 
 vs_status vs_segment_new_growing(const vs_schema *schema, uint64_t id,
@@ -108,6 +125,9 @@ vs_status vs_segment_load_deletes(vs_segment *seg, const char *dir,
 /* Writes seg's tombstones as a new deletes file (new generation). */
 vs_status vs_segment_save_deletes(vs_segment *seg, const char *dir);
 bool vs_segment_mark_deleted(vs_segment *seg, size_t row);
+/* Reference counting: vs_segment_free drops one reference and frees the
+ * segment (unmapping it) when none is left. */
+void vs_segment_acquire(vs_segment *seg);
 void vs_segment_free(vs_segment *seg);
 uint64_t vs_segment_bytes(const vs_segment *seg);
 /* Verifies a deletes file offline (for vs_check). */
@@ -147,6 +167,18 @@ typedef struct vs_partition {
   char *name;
 } vs_partition;
 
+/* The index defined on one vector field (by vs_create_index). */
+typedef struct vs_index_def {
+  bool defined;
+  vs_index_type type;
+  char *requested_type;      /* as asked ("AUTOINDEX" or the type) */
+  char *params_json;         /* build params as given, canonical JSON */
+  vs_index_build_params build;
+  uint32_t generation;       /* bumps on create/rebuild; never reused */
+  char *fail_reason;         /* last build failure, or NULL */
+  uint64_t build_ns;         /* total build time of this generation */
+} vs_index_def;
+
 typedef struct vs_collection {
   char *name;
   uint32_t id;
@@ -178,6 +210,9 @@ typedef struct vs_collection {
   vs_pkindex pks;
   uint64_t live_rows;
 
+  vs_index_def *index_defs;  /* one per schema field */
+  uint32_t next_index_generation;
+
   vs_wal *wal;
   uint64_t applied_lsn;
   uint64_t checkpoint_lsn;
@@ -189,7 +224,10 @@ typedef struct vs_collection {
   bool dropped;              /* removed from the catalog; free at refs 0 */
 } vs_collection;
 
+typedef struct vs_indexer vs_indexer;
+
 struct vs_db {
+  vs_indexer *indexer;       /* background index builds */
   char *dir;
   vs_options opt;
   vs_dir_lock *lock;
@@ -223,6 +261,31 @@ vs_status vs_collection_apply(vs_collection *c, uint32_t type,
                               const uint8_t *payload, size_t len, bool replay);
 vs_status vs_collection_compact(vs_collection *c, bool force);
 bool vs_collection_wants_compaction(vs_collection *c);
+
+/* indexer.c: index definitions, files and the background builder. */
+vs_status vs_indexer_start(vs_db *db);
+void vs_indexer_stop(vs_db *db);
+/* Wakes the builder (new sealed segments or a new definition). */
+void vs_indexer_kick(vs_db *db);
+/* MANIFEST parts: the definitions, and a segment's index files. */
+void *vs_index_defs_to_json(const vs_collection *c);
+vs_status vs_index_defs_from_json(vs_collection *c, void *json);
+void *vs_segment_indexes_to_json(const vs_collection *c, const vs_segment *seg);
+vs_status vs_segment_indexes_from_json(vs_collection *c, vs_segment *seg, void *json);
+/* Files a segment's indexes use (for orphan detection and removal). */
+bool vs_segment_index_uses_file(const vs_segment *seg, const char *name);
+void vs_segment_index_remove_files(const vs_collection *c, const vs_segment *seg);
+void vs_index_defs_free(vs_collection *c);
+void vs_indexer_progress(vs_db *db, const vs_collection *c, int field, uint64_t *done,
+                         uint64_t *total);
+vs_status vs_indexer_wait(vs_db *db, bool (*ready)(void *ctx), void *ctx, uint32_t timeout_ms);
+/* index_params.c */
+vs_status vs_index_parse_build(const char *type_name, const char *json, vs_metric metric,
+                               vs_index_type *type, vs_index_build_params *out);
+vs_status vs_index_parse_search(const char *json, vs_index_search_params *out);
+vs_status vs_index_check_range(vs_metric metric, const vs_index_search_params *p);
+/* The active index of field `field` of a sealed segment, or NULL. */
+const vs_index *vs_segment_active_index(const vs_segment *seg, int field);
 
 /* read.c: output fields of get and search. */
 typedef struct vs_output_plan {

@@ -34,7 +34,7 @@
 #define TILE_ROWS 256u
 #define MIN_RANGE_ROWS 16384u
 #define MAX_RANGE_HEAP_ENTRIES ((size_t)1 << 24)
-#define MAX_RESULT_ENTRIES ((size_t)1 << 24)
+#define MAX_RESULT_ENTRIES ((size_t)VS_MAX_SEARCH_RESULTS)
 
 struct vs_result {
   size_t nq;
@@ -51,6 +51,7 @@ typedef struct scan_range {
   uint32_t seg;
   size_t from;
   size_t to;
+  const vs_index *index;  /* whole segment searched through its index */
 } scan_range;
 
 typedef struct search_job {
@@ -69,6 +70,9 @@ typedef struct search_job {
   int larger;
   size_t block;           /* queries per task in the many-queries mode */
   vs_topk *heaps;         /* few: range_count x nq; many: nq */
+  vs_index_search_params params;
+  bool range;             /* radius given: range search */
+  _Atomic uint64_t distance_computations;
   vs_status status;
 } search_job;
 
@@ -94,20 +98,55 @@ static void distances(const search_job *job, size_t q, const float *base, size_t
   }
 }
 
-static void push_tile(vs_topk *heap, const vs_segment *seg, uint32_t seg_index, size_t row0,
-                      size_t n, const float *dist) {
+static void push_tile(const search_job *job, vs_topk *heap, const vs_segment *seg, uint32_t seg_index,
+                      size_t row0, size_t n, const float *dist) {
   bool any_deleted = seg->deleted_count > 0;
   for (size_t i = 0; i < n; i++) {
     if (!vs_topk_would_accept(heap, dist[i])) continue;
+    if (job->range && !vs_index_in_range(job->metric, &job->params, dist[i])) continue;
     size_t row = row0 + i;
     if (any_deleted && vs_bitset_test(&seg->deleted, row)) continue;
     vs_topk_push(heap, dist[i], (int64_t)((uint64_t)seg_index << 32 | row));
   }
 }
 
+/* Searches a whole segment through its index for queries [q0, q1). */
+static void index_scan(search_job *job, const scan_range *r, size_t q0, size_t q1, vs_topk *heaps) {
+  const vs_segment *seg = job->segs[r->seg];
+  const vs_bitset *skip = seg->deleted_count ? &seg->deleted : NULL;
+  vs_index_stats stats = {0};
+  vs_topk local;
+  if (vs_topk_init(&local, job->k, job->larger) != VS_OK) {
+    job->status = VS_ERR_NOMEM;
+    return;
+  }
+  float *d = vs_calloc(job->k, sizeof *d);
+  int64_t *id = vs_calloc(job->k, sizeof *id);
+  for (size_t q = q0; d && id && q < q1; q++) {
+    const float *query = job->queries + q * job->dim;
+    vs_topk_reset(&local);
+    vs_status st = job->range ? vs_index_range_search(r->index, query, job->k, &job->params, skip, &local, &stats)
+                              : vs_index_search(r->index, query, job->k, &job->params, skip, &local, &stats);
+    if (st != VS_OK) job->status = st;
+    size_t n = local.size;
+    vs_topk_sorted(&local, d, id);
+    for (size_t i = 0; i < n; i++) {
+      vs_topk_push(&heaps[q - q0], d[i], (int64_t)((uint64_t)r->seg << 32 | (uint64_t)id[i]));
+    }
+  }
+  if (!d || !id) job->status = VS_ERR_NOMEM;
+  atomic_fetch_add(&job->distance_computations, stats.distance_computations);
+  free(d);
+  free(id);
+  vs_topk_free(&local);
+}
+
 /* Scans rows [from, to) of one segment for queries [q0, q1). */
-static void scan(const search_job *job, const scan_range *r, size_t q0, size_t q1,
-                 vs_topk *heaps) {
+static void scan(search_job *job, const scan_range *r, size_t q0, size_t q1, vs_topk *heaps) {
+  if (r->index) {
+    index_scan(job, r, q0, q1, heaps);
+    return;
+  }
   const vs_segment *seg = job->segs[r->seg];
   const float *vectors = (const float *)seg->views[job->field].fixed;
   float dist[TILE_ROWS];
@@ -116,7 +155,7 @@ static void scan(const search_job *job, const scan_range *r, size_t q0, size_t q
     const float *base = vectors + row * job->dim;
     for (size_t q = q0; q < q1; q++) {
       distances(job, q, base, n, dist);
-      push_tile(&heaps[q - q0], seg, r->seg, row, n, dist);
+      push_tile(job, &heaps[q - q0], seg, r->seg, row, n, dist);
     }
   }
 }
@@ -145,6 +184,14 @@ static vs_status make_ranges(search_job *job, uint32_t threads) {
   job->ranges = vs_calloc(count + 1, sizeof *job->ranges);
   if (!job->ranges) return vs_fail(VS_ERR_NOMEM, "out of memory planning a search");
   for (size_t s = 0; s < job->seg_count; s++) {
+    const vs_index *index = vs_segment_active_index(job->segs[s], job->field);
+    if (index && job->segs[s]->rows > 0) {
+      scan_range *r = &job->ranges[job->range_count++];
+      r->seg = (uint32_t)s;
+      r->to = job->segs[s]->rows;
+      r->index = index;
+      continue;
+    }
     for (size_t from = 0; from < job->segs[s]->rows; from += chunk) {
       scan_range *r = &job->ranges[job->range_count++];
       r->seg = (uint32_t)s;
@@ -366,6 +413,10 @@ static vs_status prepare(const vs_collection *c, const vs_search_request *req, i
   job->nq = req->nq;
   job->k = req->k;
   job->larger = f->metric != VS_METRIC_L2;
+  vs_status st = vs_index_parse_search(req->params_json, &job->params);
+  if (st == VS_OK) st = vs_index_check_range(f->metric, &job->params);
+  if (st != VS_OK) return st;
+  job->range = job->params.has_radius;
   if (f->metric != VS_METRIC_COSINE) return VS_OK;
   job->norms = vs_calloc(req->nq, sizeof *job->norms);
   if (!job->norms) return vs_fail(VS_ERR_NOMEM, "out of memory");

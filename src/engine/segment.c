@@ -68,6 +68,7 @@ vs_status vs_segment_new_growing(const vs_schema *schema, uint64_t id,
   vs_segment *seg = vs_calloc(1, sizeof *seg);
   *out = NULL;
   if (!seg) return vs_fail(VS_ERR_NOMEM, "out of memory creating a segment");
+  atomic_store(&seg->refs, 1);
   seg->id = id;
   seg->shard = shard;
   seg->partition = partition;
@@ -122,8 +123,23 @@ bool vs_segment_mark_deleted(vs_segment *seg, size_t row) {
   return true;
 }
 
+void vs_segment_acquire(vs_segment *seg) { atomic_fetch_add(&seg->refs, 1); }
+
+static void free_indexes(vs_segment *seg) {
+  for (size_t f = 0; seg->indexes && f < seg->field_count; f++) {
+    vs_segment_index *si = &seg->indexes[f];
+    vs_index_free(si->active);
+    vs_index_free(si->pending);
+    free(si->active_file);
+    free(si->pending_file);
+  }
+  free(seg->indexes);
+}
+
 void vs_segment_free(vs_segment *seg) {
   if (!seg) return;
+  if (atomic_fetch_sub(&seg->refs, 1) > 1) return;
+  free_indexes(seg);
   vs_rows_free(seg->data);
   vs_segfile_close(seg->file);
   free(seg->file_name);
@@ -409,6 +425,7 @@ vs_status vs_segment_open_sealed(const vs_schema *schema, const char *dir,
   vs_segment *seg = vs_calloc(1, sizeof *seg);
   *out = NULL;
   if (!seg) return vs_fail(VS_ERR_NOMEM, "out of memory opening a segment");
+  atomic_store(&seg->refs, 1);
   seg->id = id;
   seg->shard = shard;
   seg->partition = partition;
@@ -417,7 +434,9 @@ vs_status vs_segment_open_sealed(const vs_schema *schema, const char *dir,
   seg->file_name = vs_strdup(file_name);
   path = vs_fs_join(dir, file_name);
   seg->views = vs_calloc(seg->column_count, sizeof *seg->views);
-  if (!seg->file_name || !path || !seg->views) {
+  seg->field_count = schema->field_count;
+  seg->indexes = vs_calloc(schema->field_count, sizeof *seg->indexes);
+  if (!seg->file_name || !path || !seg->views || !seg->indexes) {
     st = vs_fail(VS_ERR_NOMEM, "out of memory opening a segment");
     goto done;
   }

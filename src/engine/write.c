@@ -353,6 +353,10 @@ static vs_status write_rows(vs_db *db, const char *collection, const char *parti
   if (st == VS_OK) st = resolve_partition(c, partition, &part);
   if (st == VS_OK) st = prepare_batch(c, rows, kind, part, &batch, &payload, &first_auto);
   if (st != VS_OK) goto done;
+  if (batch->n == 0) { /* nothing to log */
+    if (info) memset(info, 0, sizeof *info);
+    goto done;
+  }
   pthread_rwlock_wrlock(&c->lock);
   st = writable(db, c);
   if (st == VS_OK && !vs_collection_has_partition_id(c, part)) {
