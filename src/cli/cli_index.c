@@ -20,8 +20,9 @@
  *
  * Waiting.  With stderr a terminal, the wait is cut into 200 ms slices and
  * a progress line is drawn from vs_describe_index between slices (indexed
- * rows plus the rows done by the build in flight, of the total); otherwise
- * it is one vs_wait_for_index call.  The overall deadline is --timeout
+ * rows plus the rows done by the build in flight, of the total; see
+ * wait_progress for how a rebuild is counted); otherwise it is one
+ * vs_wait_for_index call.  The overall deadline is --timeout
  * seconds (default 3600).  On timeout or failure the command exits 1: the
  * definition stays, and since vs_close cancels a build in flight, the build
  * resumes the next time the database is opened for writing (e.g. by a
@@ -205,20 +206,41 @@ int cli_index_define(vs_db *db, const char *collection,
 
 /* ------------------------------------------------------------------ wait */
 
+/* The progress line of a wait.  Describe counts a segment as indexed only
+ * once its current index is active, and during a rebuild the new indexes
+ * stay pending until they all swap in, so the rows of segments finished in
+ * this wait are also accumulated here (a drop of buildRowsDone means the
+ * builder moved on to the next segment), keeping the line monotonic. */
+typedef struct wait_progress {
+  cli_progress bar;
+  int64_t finished;  /* rows of segments seen finishing during the wait */
+  int64_t last_done; /* buildRowsDone/Total at the previous poll */
+  int64_t last_total;
+} wait_progress;
+
 static void draw_progress(vs_db *db, const char *collection,
-                          const char *field, cli_progress *p) {
+                          const char *field, wait_progress *w) {
   char *text = NULL;
   json_error_t err;
   if (vs_describe_index(db, collection, field, &text) != VS_OK) return;
   json_t *o = json_loads(text, 0, &err);
   vs_free(text);
   if (o == NULL) return;
-  int64_t done = json_int(o, "indexedRows") + json_int(o, "buildRowsDone");
+  /* The build in flight counts towards its segment's rows at most (some
+   * builders count passes over the rows, e.g. k-means iterations). */
+  int64_t in_flight = json_int(o, "buildRowsDone");
+  int64_t segment = json_int(o, "buildRowsTotal");
+  if (in_flight > segment) in_flight = segment;
+  if (in_flight < w->last_done) w->finished += w->last_total;
+  w->last_done = in_flight;
+  w->last_total = segment;
+  int64_t indexed = json_int(o, "indexedRows");
+  int64_t done = (indexed > w->finished ? indexed : w->finished) + in_flight;
   int64_t total = json_int(o, "totalRows");
   json_decref(o);
   if (done < 0 || total <= 0) return;
-  p->total = (uint64_t)total;
-  cli_progress_update(p, (uint64_t)done, -1.0);
+  w->bar.total = (uint64_t)total;
+  cli_progress_update(&w->bar, (uint64_t)(done < total ? done : total), -1.0);
 }
 
 static uint32_t slice_ms(double left_s, int sliced) {
@@ -248,17 +270,17 @@ static int report_wait_error(vs_status st, const char *collection,
 
 static int wait_for_build(vs_db *db, const char *collection,
                           const cli_index_request *r) {
-  cli_progress progress;
-  cli_progress_start(&progress, 0, "rows indexed");
+  wait_progress progress = {0};
+  cli_progress_start(&progress.bar, 0, "rows indexed");
   double deadline = cli_now() + (double)r->timeout_s;
   vs_status st;
   for (;;) {
-    uint32_t ms = slice_ms(deadline - cli_now(), progress.enabled);
+    uint32_t ms = slice_ms(deadline - cli_now(), progress.bar.enabled);
     st = vs_wait_for_index(db, collection, r->field, ms);
     if (st != VS_ERR_TIMEOUT || cli_now() >= deadline) break;
     draw_progress(db, collection, r->field, &progress);
   }
-  cli_progress_finish(&progress);
+  cli_progress_finish(&progress.bar);
   if (st != VS_OK) return report_wait_error(st, collection, r);
   return 0;
 }

@@ -264,8 +264,10 @@ static vs_status attach(build_job *job, vs_index *ix, char *file, bool *kept) {
       si->active = NULL;
       si->active_file = NULL;
       *kept = false;
+      return st;
     }
-    return st;
+    /* This may have been the last segment a rebuild waited for. */
+    return promote_pending(c, job->field, job->generation);
   }
   vs_index_free(si->pending);
   unlink_in(c, si->pending_file);

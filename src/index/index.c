@@ -47,7 +47,7 @@ vs_status vs_index_type_from_name(const char *name, vs_index_type *out) {
       return VS_OK;
     }
   }
-  return vs_fail(VS_ERR_INVALID, "unknown index type '%s' (FLAT, HNSW, HNSW_SQ8, IVF_FLAT, IVF_SQ8, IVF_PQ)",
+  return vs_fail(VS_ERR_INVALID, "unknown index type '%s' (FLAT, HNSW, HNSW_SQ8, IVF_FLAT, IVF_SQ8, IVF_PQ, AUTOINDEX)",
                  name ? name : "(null)");
 }
 
