@@ -339,7 +339,7 @@ static void test_restart_and_damage(void **state) {
   long files = tu_list_files(cdir, &names);
   char *victim = NULL;
   for (long i = 0; i < files; i++) {
-    if (strstr(names[i], ".vidx")) victim = tu_join(cdir, names[i]);
+    if (strstr(names[i], ".vidx") && !victim) victim = tu_join(cdir, names[i]);
   }
   assert_non_null(victim);
   assert_int_equal(tu_flip_byte(victim, tu_file_size(victim) / 2, 0x10), 0);

@@ -60,8 +60,9 @@ typedef struct vs_index_build_params {
 typedef struct vs_index_search_params {
   uint32_t ef;              /* HNSW: candidate list, default max(k, 64) */
   uint32_t nprobe;          /* IVF: lists to scan, default 8 */
-  uint32_t refine_k;        /* SQ8/PQ: candidates re-ranked exactly,
-                               default max(2k, ef) for HNSW_SQ8 */
+  uint32_t refine_k;        /* SQ8/PQ: candidates re-ranked exactly;
+                               defaults: HNSW_SQ8 max(2k, ef), IVF_SQ8
+                               max(2k, 32), IVF_PQ max(4k, 64) */
   bool has_radius;          /* range search (Milvus semantics):          */
   float radius;             /*  L2: range_filter <= d < radius;          */
   bool has_range_filter;    /*  IP/COSINE: radius < d <= range_filter    */

@@ -41,8 +41,8 @@
  *                and faster lookups, at the price of memory).
  *   6. Derived tables (ivf_derive, also run by the loader, so the payload
  *      holds only primary data): the IVF_FLAT copy, SQ8 code norms, PQ's
- *      L2 term table, and per-list reconstruction error bounds used by
- *      range search.
+ *      transposed codebooks and L2 term table, and per-list reconstruction
+ *      error bounds used by range search.
  *
  * Residuals for PQ, not raw vectors: the codebooks then quantise small
  * within-list offsets, which roughly halves the quantisation error for the

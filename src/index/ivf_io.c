@@ -5,8 +5,8 @@
  * The payload sits inside index.c's blob frame (magic, version, type, rows,
  * dim, metric, length, XXH3 checksum), which binds it to its vectors.  It
  * holds only primary data; everything derivable from it and the vectors
- * (the IVF_FLAT list copy, SQ8 code norms, PQ's L2 term table, list error
- * bounds) is recomputed by the loader, so a payload cannot smuggle in
+ * (the IVF_FLAT list copy, SQ8 code norms, PQ's transposed codebooks and
+ * L2 term table, list error bounds) is recomputed by the loader, so a payload cannot smuggle in
  * inconsistent derived tables and the disk copy stays small.
  *
  * Payload layout, version 1 (little-endian; arrays packed, no padding):

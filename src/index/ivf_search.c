@@ -17,7 +17,7 @@
  *                  |scale*code|^2 - 2 sum (q - min)_j scale_j code_j, the
  *                  middle term precomputed per row; IP <q, x^> = <q, min> +
  *                  sum q_j scale_j code_j.  One float-times-byte dot product
- *                  per row.
+ *                  per row: vs_sq8()->ip (src/simd/sq8.h, AVX2/AVX-512).
  *        IVF_PQ    ADC: per sub-space a table of 2^nbits entries, summed
  *                  over the row's m codes.  IP/COSINE: <q, c + r^> = <q, c>
  *                  + sum_s <q_s, r_s>: one table per query.  L2: |q - c -
@@ -54,8 +54,12 @@
  * query, a few hundred ns against tens of microseconds of scanning, and
  * needs thread-exit cleanup); quantising the PQ tables to 8 bits
  * (faiss's fast-scan; big speed-up but a separate code layout, left for
- * later); SIMD kernels for the byte codes -- src/simd/ owns SIMD, and the
- * plain loops here are written so the compiler can vectorise them.
+ * later); a probe order by full sort of all centroids on every query
+ * (O(nlist log nlist) where a partial insertion of nprobe suffices; the
+ * full sort runs only when nprobe is a large fraction of nlist, or when a
+ * search widens).  SIMD lives in src/simd/: the PQ table loops here are
+ * plain C over transposed codebooks (ivf_col_*), which the compiler
+ * vectorises without ISA flags.
  */
 #include <math.h>
 #include <stdlib.h>
