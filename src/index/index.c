@@ -72,6 +72,20 @@ static vs_status new_index(vs_index_type type, const float *vectors, size_t n, u
   return VS_OK;
 }
 
+/* Hands a built or loaded index out, or frees it after a failure (a
+ * failing builder or loader frees its own partial state and leaves ops
+ * unset; one that set ops is freed through them). */
+static vs_status finish(vs_status st, vs_index *ix, vs_index **out) {
+  if (st == VS_OK) {
+    *out = ix;
+  } else if (ix->ops) {
+    vs_index_free(ix);
+  } else {
+    free(ix);
+  }
+  return st;
+}
+
 vs_status vs_index_build(vs_index_type type, const float *vectors, size_t n, uint32_t dim,
                          vs_metric metric, const vs_index_build_params *params, vs_pool *pool,
                          vs_index_progress *progress, vs_index **out) {
@@ -86,16 +100,7 @@ vs_status vs_index_build(vs_index_type type, const float *vectors, size_t n, uin
     case VS_INDEX_HNSW_SQ8: st = vs_hnsw_build(ix, true, params, pool, progress); break;
     default: st = vs_ivf_build(ix, params, pool, progress); break;
   }
-  if (st != VS_OK) {
-    if (ix->ops) {
-      vs_index_free(ix);
-    } else {
-      free(ix); /* the builder frees its own partial state */
-    }
-    return st;
-  }
-  *out = ix;
-  return VS_OK;
+  return finish(st, ix, out);
 }
 
 static vs_status check_query(const vs_index *ix, const float *query, uint32_t k, vs_topk *out) {
@@ -197,16 +202,7 @@ vs_status vs_index_load(const void *data, size_t len, const float *vectors, size
     case VS_INDEX_HNSW_SQ8: st = vs_hnsw_load(ix, true, payload, plen); break;
     default: st = vs_ivf_load(ix, payload, plen); break;
   }
-  if (st != VS_OK) {
-    if (ix->ops) {
-      vs_index_free(ix);
-    } else {
-      free(ix); /* the loader frees its own partial state */
-    }
-    return st;
-  }
-  *out = ix;
-  return VS_OK;
+  return finish(st, ix, out);
 }
 
 /* ------------------------------------------------------- exact / FLAT */
