@@ -22,7 +22,7 @@
  *   upper      L x (M + 1) uint32    levels >= 1, L = sum of levels
  *   norms      n floats              COSINE only: |row|
  *   SQ8        dim min, dim scale, n x stride code bytes (stride = dim
- *              rounded up to 16, rows 64-byte aligned), n row terms (L2)
+ *              rounded up to 16, so rows are 16-byte aligned), n row terms (L2)
  *
  * Level 0 is where a search spends nearly all of its time, so its lists
  * are one flat array indexed by node number (no pointer chasing, no
@@ -30,7 +30,9 @@
  * probability M^-l) live in a separate compact array.  Fixed-size slots
  * waste a little memory on nodes with fewer links, but a node's list is
  * found by multiplication alone.  Links are uint32: an index holds fewer
- * than 2^32 rows (index.c enforces it).
+ * than 2^32 rows (index.c enforces it).  Arrays of 2 MB or more (links0,
+ * codes) are 2 MB aligned and advised MADV_HUGEPAGE: a search touches rows
+ * at random, and one TLB entry then covers thousands of them.
  *
  * Keys: every internal comparison is "smaller is better".  L2 keys are the
  * squared distance; IP keys are -q.x; COSINE keys are -q.x / |x| with q
@@ -51,12 +53,13 @@
  * around 0) keeps the cancellation error proportional to the data's spread
  * rather than its offset.  The inner loop is then a uint8->float widening
  * and one FMA per dimension (the weighted-L2 kernel needs a subtract, a
- * multiply and an FMA, and measured slower; see docs/index-hnsw.md).
+ * multiply and an FMA, and measured 1.6x slower; docs/index-hnsw.md).
  *
  * HNSW_SQ8 builds its graph with exact float distances (the same graph as
  * HNSW for a given seed, single-threaded) and searches it with codes, then
- * re-ranks the best refine_k candidates with exact float distances.  Why
- * not build with codes too: docs/index-hnsw.md has the measurements.
+ * re-ranks the best refine_k candidates with exact float distances.  Codes
+ * are not used for building: the graph's quality is paid for by every
+ * later query, while the build runs once in the background.
  *
  * Contexts: a search needs a visited set over n nodes and two heaps.  They
  * live in a hnsw_ctx taken from a small free list in the index (a mutex
@@ -188,8 +191,16 @@ vs_status hnsw_graph_alloc_upper(hnsw_graph *g) {
   return VS_OK;
 }
 
+static size_t ctx_bytes(const hnsw_index *hx, const hnsw_ctx *ctx) {
+  size_t stride = hx->quant.stride ? hx->quant.stride : hx->dim;
+  return sizeof *ctx + (size_t)hx->graph.n * sizeof(uint16_t) +
+         (ctx->cand.cap + ctx->res.cap) * sizeof(hnsw_cand) + (hx->dim + stride) * sizeof(float) +
+         ((size_t)hx->graph.M0 + 1) * 3 * sizeof(uint32_t);
+}
+
+/* The graph, norms, SQ8 data and the cached search contexts. */
 static size_t hnsw_memory(const vs_index *ix) {
-  const hnsw_index *hx = ix->impl;
+  hnsw_index *hx = ix->impl;
   const hnsw_graph *g = &hx->graph;
   size_t n = g->n;
   size_t bytes = sizeof *hx + n + n * sizeof(uint32_t) * (g->M0 + 2);
@@ -199,6 +210,9 @@ static size_t hnsw_memory(const vs_index *ix) {
     bytes += 2 * (size_t)hx->dim * sizeof(float) + n * hx->quant.stride;
     if (hx->quant.rowterm) bytes += n * sizeof(float);
   }
+  pthread_mutex_lock(&hx->ctx_lock);
+  for (const hnsw_ctx *ctx = hx->ctx_free; ctx; ctx = ctx->next) bytes += ctx_bytes(hx, ctx);
+  pthread_mutex_unlock(&hx->ctx_lock);
   return bytes;
 }
 
@@ -328,7 +342,8 @@ vs_status hnsw_compute_norms(hnsw_index *hx) {
   if (!hx->norms) return vs_fail(VS_ERR_NOMEM, "out of memory for %zu row norms", n);
   for (size_t i = 0; i < n; i++) {
     const float *row = hx->vectors + i * hx->dim;
-    hx->norms[i] = sqrtf(hx->fk->ip(row, row, hx->dim));
+    float norm = sqrtf(hx->fk->ip(row, row, hx->dim));
+    hx->norms[i] = isfinite(norm) ? norm : 0.0f; /* a NaN/inf row ranks as cosine 0 */
   }
   return VS_OK;
 }

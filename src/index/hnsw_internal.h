@@ -159,7 +159,7 @@ uint32_t hnsw_greedy(const hnsw_index *hx, hnsw_ctx *ctx, const hnsw_query *q, u
 vs_status hnsw_search_layer(const hnsw_index *hx, hnsw_ctx *ctx, const hnsw_query *q,
                             uint32_t entry, float entry_key, int level, size_t ef,
                             const vs_bitset *skip);
-/* Turns ctx->res into an array sorted best first (heap emptied of order). */
+/* Sorts the max-heap ctx->res in place, best first (no longer a heap). */
 void hnsw_res_sort(hnsw_heap *res);
 
 /* ------------------------------------------------ hnsw_io.c */

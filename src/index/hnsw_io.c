@@ -89,7 +89,11 @@ vs_status hnsw_serialize(const vs_index *ix, vs_buf *out) {
   const hnsw_index *hx = ix->impl;
   const hnsw_graph *g = &hx->graph;
   const hnsw_quant *qu = &hx->quant;
-  vs_status st = append_header(hx, out);
+  size_t bytes = HEADER_BYTES + (size_t)g->n * (1 + 4 * ((size_t)g->M0 + 1)) + g->upper_lists * 4 * (g->M + 1);
+  if (hx->norms) bytes += (size_t)g->n * 4;
+  if (hx->sq8) bytes += 8 * (size_t)hx->dim + (size_t)g->n * hx->dim;
+  vs_status st = vs_buf_reserve(out, bytes);
+  if (st == VS_OK) st = append_header(hx, out);
   if (st == VS_OK) st = vs_buf_append(out, g->levels, g->n);
   if (st == VS_OK) st = append_u32s(out, g->links0, (size_t)g->n * (g->M0 + 1));
   if (st == VS_OK) st = append_u32s(out, g->upper, g->upper_lists * (g->M + 1));

@@ -6,7 +6,7 @@
  *   level     cpuid bits needed                                 XCR0 bits (OS saves)
  *   --------  ------------------------------------------------  ----------------------------
  *   avx2      1:ECX OSXSAVE(27) AVX(28) FMA(12); 7.0:EBX AVX2(5)  SSE(1) AVX(2)
- *   avx512    the above + 7.0:EBX AVX512F(16) AVX512DQ(17)      + opmask(5) ZMM_Hi256(6)
+ *   avx512    the above + 7.0:EBX AVX512F(16) DQ(17) BW(30) VL(31) + opmask(5) ZMM_Hi256(6)
  *                                                                 Hi16_ZMM(7)
  *
  * The CPU flag alone is not enough: a kernel (or hypervisor) that does not
@@ -70,7 +70,9 @@ static vs_simd_level_id detect_cpu(void) {
   if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return VS_SIMD_REFERENCE;
   if (!(ebx & (1u << 5))) return VS_SIMD_REFERENCE;
   bool avx512f = ebx & (1u << 16), avx512dq = ebx & (1u << 17);
-  if (avx512f && avx512dq && (xcr0 & 0xE0) == 0xE0) return VS_SIMD_AVX512;
+  /* *_avx512.c files are compiled with BW and VL as well: require them. */
+  bool avx512bw = ebx & (1u << 30), avx512vl = ebx & (1u << 31);
+  if (avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & 0xE0) == 0xE0) return VS_SIMD_AVX512;
   return VS_SIMD_AVX2;
 }
 #else
