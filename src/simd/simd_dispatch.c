@@ -27,7 +27,7 @@
  *
  * Alternatives rejected: GCC function multi-versioning / ifunc (hides the
  * choice from /metrics and cannot be forced by an environment variable);
- * -march=native (a binary that dies with SIGILL on an older CPU);
+ * compiling for the build machine's CPU (a binary that dies with SIGILL on an older CPU);
  * choosing per call (a branch in the hottest loop for nothing).
  */
 #include <pthread.h>
