@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 DATA       ?= ./data
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build run test asan bench clean
+.PHONY: all deps build run test asan bench bench-ann clean
 
 all: build
 
@@ -35,6 +35,15 @@ asan: deps
 bench: deps build
 	cmake --build $(BUILD) -j $(JOBS) --target benchmarks
 	bench/run-all $(BUILD)
+
+# The ANN benchmark: our indexes against hnswlib, faiss and usearch on
+# Fashion-MNIST (docs/benchmarks.md).  Installs its extra packages, builds
+# the library and the benchmark, runs it (about 25 minutes on 2 cores) and
+# updates bench/results/ann.* and docs/.
+bench-ann: deps $(BUILD)/Makefile
+	scripts/install-bench-deps
+	cmake --build $(BUILD) -j $(JOBS) --target vectorstore_static
+	bench/ann/run $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
