@@ -150,7 +150,14 @@ static void write_build_table(FILE *f, const ann_result *results, size_t count) 
   fprintf(f, "\nMemory accounting:\n\n");
   for (size_t i = 0; i < count; i++) {
     const ann_result *r = &results[i];
-    if (r->ok) fprintf(f, "- %s: %s\n", r->contender->name, r->accounting);
+    size_t first = 0;
+    while (first < i && !(results[first].ok && strcmp(results[first].accounting, r->accounting) == 0)) first++;
+    if (!r->ok || first < i) continue; /* listed with an earlier contender */
+    fprintf(f, "- %s", r->contender->name);
+    for (size_t j = i + 1; j < count; j++) {
+      if (results[j].ok && strcmp(results[j].accounting, r->accounting) == 0) fprintf(f, ", %s", results[j].contender->name);
+    }
+    fprintf(f, ": %s\n", r->accounting);
   }
   fprintf(f, "\n");
 }
