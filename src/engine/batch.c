@@ -223,9 +223,20 @@ static vs_status parse_cell(const vs_field *f, const vs_column *in, size_t row,
   return VS_OK;
 }
 
-static vs_status convert_json(normalizer *z, const vs_field *f,
-                              const field_default *d, const vs_column *in,
-                              vs_column *out) {
+/* Canonical text of one JSON-typed cell (a JSON field, or an Array field
+ * checked against its element type). */
+typedef vs_status (*cell_writer)(vs_buf *b, const vs_field *f, size_t row, const json_t *v);
+
+static vs_status write_json_cell(vs_buf *b, const vs_field *f, size_t row, const json_t *v) {
+  VS_UNUSED(f);
+  VS_UNUSED(row);
+  return vs_json_write(b, v);
+}
+
+/* Parses every present cell of a text column and stores its canonical
+ * form; absent cells take the default or null. */
+static vs_status convert_parsed(normalizer *z, const vs_field *f, const field_default *d,
+                                const vs_column *in, vs_column *out, cell_writer write) {
   vs_status st = vs_col_reserve(out, z->n, in->bytes.len);
   for (size_t r = 0; st == VS_OK && r < z->n; r++) {
     if (vs_col_is_null(in, r)) {
@@ -236,7 +247,7 @@ static vs_status convert_json(normalizer *z, const vs_field *f,
     st = parse_cell(f, in, r, &v);
     if (st != VS_OK) return st;
     z->scratch.len = 0;
-    st = vs_json_write(&z->scratch, v);
+    st = write(&z->scratch, f, r, v);
     json_decref(v);
     if (st == VS_OK) st = vs_col_push_var(out, z->scratch.data, z->scratch.len);
   }
@@ -292,26 +303,6 @@ static vs_status write_typed_array(vs_buf *b, const vs_field *f, size_t row,
   return st;
 }
 
-static vs_status convert_array(normalizer *z, const vs_field *f,
-                               const field_default *d, const vs_column *in,
-                               vs_column *out) {
-  vs_status st = vs_col_reserve(out, z->n, in->bytes.len);
-  for (size_t r = 0; st == VS_OK && r < z->n; r++) {
-    if (vs_col_is_null(in, r)) {
-      st = push_absent(f, d, out, r);
-      continue;
-    }
-    json_t *v;
-    st = parse_cell(f, in, r, &v);
-    if (st != VS_OK) return st;
-    z->scratch.len = 0;
-    st = write_typed_array(&z->scratch, f, r, v);
-    json_decref(v);
-    if (st == VS_OK) st = vs_col_push_var(out, z->scratch.data, z->scratch.len);
-  }
-  return st;
-}
-
 /* ------------------------------------------------------- vector converter */
 
 static vs_status check_vector_row(const vs_field *f, const vs_column *in, size_t row) {
@@ -364,8 +355,8 @@ static vs_status convert(normalizer *z, const vs_field *f, const field_default *
     case VS_TYPE_BOOL: return convert_bool(z, f, d, in, out);
     case VS_TYPE_FLOAT: case VS_TYPE_DOUBLE: return convert_real(z, f, d, in, out);
     case VS_TYPE_VARCHAR: return convert_varchar(z, f, d, in, out);
-    case VS_TYPE_JSON: return convert_json(z, f, d, in, out);
-    case VS_TYPE_ARRAY: return convert_array(z, f, d, in, out);
+    case VS_TYPE_JSON: return convert_parsed(z, f, d, in, out, write_json_cell);
+    case VS_TYPE_ARRAY: return convert_parsed(z, f, d, in, out, write_typed_array);
     case VS_TYPE_FLOAT_VECTOR: return convert_vector(z, f, d, in, out);
     default: return convert_int(z, f, d, in, out);
   }
