@@ -332,20 +332,27 @@ static const float *pq_prepare(query_ctx *c, uint32_t l, bool direct, float *bia
 
 /* -------------------------------------------------------------- top-k */
 
+/* IVF_FLAT: exact distances of the m stored vectors from list position
+ * `pos` into c->dist (top-k and range scans share it). */
+static void flat_tile_distances(query_ctx *c, uint64_t pos, size_t m) {
+  const ivf_index *ivf = c->ivf;
+  const vs_simd_kernels *kern = vs_simd();
+  const float *base = ivf->flat + pos * ivf->dim;
+  if (ivf->metric == VS_METRIC_L2) {
+    kern->l2sq_batch(c->q, base, m, ivf->dim, c->dist);
+  } else {
+    kern->ip_batch(c->q, base, m, ivf->dim, c->dist);
+  }
+  c->computed += m;
+}
+
 /* IVF_FLAT: pushes real distances into out; returns rows that passed. */
 static size_t flat_scan(query_ctx *c, uint32_t l, vs_topk *out) {
   const ivf_index *ivf = c->ivf;
-  const vs_simd_kernels *kern = vs_simd();
   size_t seen = 0;
   for (uint64_t pos = ivf->offsets[l]; pos < ivf->offsets[l + 1]; pos += SCAN_BATCH) {
     size_t m = (size_t)VS_MIN((uint64_t)SCAN_BATCH, ivf->offsets[l + 1] - pos);
-    const float *base = ivf->flat + pos * ivf->dim;
-    if (ivf->metric == VS_METRIC_L2) {
-      kern->l2sq_batch(c->q, base, m, ivf->dim, c->dist);
-    } else {
-      kern->ip_batch(c->q, base, m, ivf->dim, c->dist);
-    }
-    c->computed += m;
+    flat_tile_distances(c, pos, m);
     for (size_t i = 0; i < m; i++) {
       uint32_t row = ivf->ids[pos + i];
       if (skipped(c, row)) continue;
@@ -467,17 +474,10 @@ static bool maybe_in_range(const query_ctx *c, const vs_index_search_params *p, 
 /* Pushes in-range rows of list l; returns how many entered `out`. */
 static size_t range_scan_flat(query_ctx *c, uint32_t l, const vs_index_search_params *p, vs_topk *out) {
   const ivf_index *ivf = c->ivf;
-  const vs_simd_kernels *kern = vs_simd();
   size_t hits = 0;
   for (uint64_t pos = ivf->offsets[l]; pos < ivf->offsets[l + 1]; pos += SCAN_BATCH) {
     size_t m = (size_t)VS_MIN((uint64_t)SCAN_BATCH, ivf->offsets[l + 1] - pos);
-    const float *base = ivf->flat + pos * ivf->dim;
-    if (ivf->metric == VS_METRIC_L2) {
-      kern->l2sq_batch(c->q, base, m, ivf->dim, c->dist);
-    } else {
-      kern->ip_batch(c->q, base, m, ivf->dim, c->dist);
-    }
-    c->computed += m;
+    flat_tile_distances(c, pos, m);
     for (size_t i = 0; i < m; i++) {
       uint32_t row = ivf->ids[pos + i];
       float d = c->dist[i];
