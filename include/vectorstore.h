@@ -398,6 +398,18 @@ typedef struct vs_search_request {
                                    {"radius":R,"range_filter":F} (range
                                    search); keys may be nested under
                                    "params" and numbers given as strings */
+  /* --- filtered search, paging, grouping, profiles (zero = off) --- */
+  const char *filter;           /* boolean expression (Milvus language,
+                                   docs/filters.md), NULL/"" = every row */
+  const char *filter_params_json; /* template values for {name} in the
+                                   filter (Milvus exprParams), or NULL */
+  uint32_t offset;              /* skip the best `offset` hits of each
+                                   query (offset + k <= 16384) */
+  const char *group_by_field;   /* grouping search: at most k groups of
+                                   at most group_size hits each */
+  uint32_t group_size;          /* 0 = 1 */
+  int strict_group_size;        /* only groups with group_size hits */
+  int profile;                  /* nonzero: vs_result_profile() is set */
 } vs_search_request;
 
 /* Exact (FLAT) top-k search.  Results are ordered best first: L2 ascending,
@@ -418,6 +430,71 @@ const char *vs_result_id_str(const vs_result *result, size_t q, size_t i);
  * vs_result_row_index(q,i).  NULL when no output fields were asked. */
 const vs_rows *vs_result_rows(const vs_result *result);
 size_t vs_result_row_index(const vs_result *result, size_t q, size_t i);
+
+/* The query profile of a search or query made with `profile` set: JSON
+ * text with the time per phase (parse, plan, filter, ann, merge, fetch, in
+ * microseconds), rows and segments scanned, distance computations and the
+ * optimizer's choice per segment.  NULL when not asked for. */
+const char *vs_result_profile(const vs_result *result);
+
+/* ----------------------------------------------------------------- queries */
+
+typedef struct vs_query_request {
+  const char *filter;           /* NULL/"" = every row */
+  const char *filter_params_json; /* exprParams, or NULL */
+  const char *const *output_fields; /* "*" = all; NULL = primary key */
+  size_t output_count;
+  uint64_t limit;               /* 0 = no limit */
+  uint64_t offset;
+  const char *const *partitions;/* NULL = all */
+  size_t partition_count;
+  int profile;                  /* nonzero: *profile_json is set */
+} vs_query_request;
+
+/* The rows that pass the filter, in storage order (sealed segments oldest
+ * first, then growing ones), after `offset`, at most `limit`.  A syntax or
+ * type error in the filter is VS_ERR_INVALID with the byte position and a
+ * caret line.  `profile_json` may be NULL; if the request asks for a
+ * profile it receives JSON text (free with vs_free). */
+vs_status vs_query(vs_db *db, const char *collection,
+                   const vs_query_request *request, vs_rows **out,
+                   char **profile_json);
+/* count(*): rows that pass the filter (NULL/"" = all live rows). */
+vs_status vs_query_count(vs_db *db, const char *collection,
+                         const char *filter, const char *filter_params_json,
+                         const char *const *partitions,
+                         size_t partition_count, uint64_t *out);
+/* Deletes every row that passes `filter` (required, non-empty) in
+ * `partition` (NULL = all).  The matching keys are collected under the
+ * read lock and deleted as one logged write. */
+vs_status vs_delete_where(vs_db *db, const char *collection,
+                          const char *partition, const char *filter,
+                          const char *filter_params_json, uint64_t *deleted);
+
+/* ---------------------------------------------------------- hybrid search */
+
+typedef struct vs_hybrid_request {
+  const vs_search_request *searches; /* each: its field, vectors, filter,
+                                        params and k (its route's top-k);
+                                        all with the same nq */
+  size_t search_count;          /* 1..1024 */
+  const char *rerank;           /* "rrf" or "weighted" */
+  const char *rerank_params_json; /* rrf: {"k":60}; weighted:
+                                   {"weights":[..],"norm_score":true} */
+  uint32_t k;                   /* final hits per query */
+  uint32_t offset;
+  const char *const *partitions;/* NULL = all (applies to every route) */
+  size_t partition_count;
+  const char *const *output_fields;
+  size_t output_count;
+  int profile;
+} vs_hybrid_request;
+
+/* Runs every sub-search and fuses the lists (Milvus section 5.4 rules):
+ * RRF score = sum 1/(k + rank); weighted = sum w_i * norm(d_i).  Result
+ * distances are the fused scores, best (largest) first. */
+vs_status vs_hybrid_search(vs_db *db, const char *collection,
+                           const vs_hybrid_request *request, vs_result **out);
 
 /* --------------------------------------------------------------- indexes */
 
@@ -453,6 +530,22 @@ vs_status vs_list_indexes(vs_db *db, const char *collection, char ***fields,
  * after timeout_ms; VS_ERR_INTERNAL with the reason if the build failed). */
 vs_status vs_wait_for_index(vs_db *db, const char *collection,
                             const char *field, uint32_t timeout_ms);
+
+/* ---------------------------------------------------------------- metrics */
+
+#define VS_FSYNC_BUCKETS 10
+/* Upper bounds (seconds) of the fsync latency histogram buckets. */
+extern const double vs_fsync_bucket_bounds[VS_FSYNC_BUCKETS];
+
+/* Process-wide engine counters, for a metrics endpoint. */
+typedef struct vs_engine_metrics {
+  uint64_t wal_fsyncs;                      /* fdatasync calls on WALs */
+  double wal_fsync_seconds;                 /* their total duration */
+  uint64_t wal_fsync_le[VS_FSYNC_BUCKETS];  /* cumulative: count <= bound */
+  uint64_t wal_bytes_written;
+} vs_engine_metrics;
+
+void vs_engine_metrics_get(vs_engine_metrics *out);
 
 /* -------------------------------------------------------------- checking */
 

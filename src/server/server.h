@@ -1,0 +1,249 @@
+/*
+ * server.h -- the interface shared by the files of src/server/, the
+ * `vectorstore serve` process: the Milvus RESTful API v2 over the engine.
+ *
+ * Layers inside the server (each file names its part in its own essay):
+ *
+ *   server_main.c  start-up, signals, graceful shutdown    (core)
+ *   config.c       defaults < .env < environment < flags  (core)
+ *   http.c         libmicrohttpd glue: bodies, limits, timeouts, CORS,
+ *                  request ids, logs, the envelope          (core)
+ *   metrics.c      Prometheus registry and /metrics          (core)
+ *   routes.c       the route table: path -> handler + privilege
+ *   catalog.c      databases (one vs_db each), aliases, load state,
+ *                  collection properties (server.json per database)
+ *   h_*.c          the handlers, one file per endpoint group
+ *   render.c       rows and values to JSON (Int64 rendering, 3.x shapes)
+ *
+ * A handler sees one srv_request: the parsed JSON body, the resolved
+ * database name and the rendering options.  It answers exactly once with
+ * srv_reply_ok / srv_reply_error / srv_reply_status; http.c turns that into
+ * the Milvus envelope ({"code":0,"data":...} or {"code":N,"message":...},
+ * HTTP 200) and the HTTP response.  Handlers never touch libmicrohttpd.
+ *
+ * Privileges: every route names the Milvus object type and privilege it
+ * needs ("Collection"/"Search", "Global"/"CreateCollection", ...).  Nothing
+ * checks them yet; the security work plugs in at the single dispatch point
+ * in http.c without touching handlers.
+ */
+#ifndef VS_SERVER_H
+#define VS_SERVER_H
+
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vectorstore.h"
+
+/* ------------------------------------------------------------- settings */
+
+typedef struct srv_config {
+  char bind[64];                 /* VS_BIND / --bind, default 127.0.0.1 */
+  unsigned port;                 /* VS_PORT / MILVUS_PORT / --port, 19530 */
+  char data_dir[PATH_MAX];       /* VS_DATA / --data, default ./data */
+  unsigned threads;              /* HTTP worker threads, 0 = cores */
+  size_t max_body_bytes;         /* default 64 MiB */
+  unsigned max_json_depth;       /* default 64 */
+  size_t max_vectors;            /* query/insert vectors per request, 16384 */
+  size_t max_header_bytes;       /* default 16 KiB */
+  unsigned idle_timeout_s;       /* idle/slow connection cut-off, 30 */
+  unsigned request_timeout_s;    /* default Request-Timeout, 30 */
+  unsigned max_connections;      /* default 1024 */
+  double slow_query_ms;          /* slow-query log threshold, 1000 */
+  char log_format[16];           /* "json" (default) or "text" */
+  char log_level[16];            /* "debug" "info" "warn" "error" */
+  char fsync[16];                /* engine fsync policy name */
+  bool int64_default;            /* Accept-Type-Allow-Int64 default: true */
+  char root_password[128];       /* MILVUS_ROOT_PASSWORD (secret; masked) */
+  char config_file[PATH_MAX];    /* --config FILE, "" if none */
+} srv_config;
+
+/* Fills defaults, then reads `.env` in the working directory (if any), the
+ * environment, the --config file, then argv flags (--bind --port --data
+ * --config --threads ...).  Returns 0, or 2 with a message on stderr for a
+ * usage error. */
+int srv_config_load(srv_config *cfg, int argc, char **argv);
+/* Prints every effective setting, `key = value` per line, secrets masked. */
+void srv_config_print(const srv_config *cfg, FILE *out);
+
+/* ------------------------------------------------------------- the server */
+
+typedef struct srv_catalog srv_catalog;   /* catalog.c */
+typedef struct srv_metrics srv_metrics;   /* metrics.c */
+
+typedef struct srv_server {
+  srv_config config;
+  srv_catalog *catalog;
+  srv_metrics *metrics;
+  _Atomic uint64_t next_request_id;
+  _Atomic bool stopping;
+} srv_server;
+
+/* `vectorstore serve` and `vectorstore config` (called from src/cli/). */
+int srv_serve_main(int argc, char **argv);
+int srv_config_main(int argc, char **argv);
+
+/* -------------------------------------------------------------- requests */
+
+typedef struct srv_request {
+  srv_server *server;
+  const char *path;              /* "/v2/vectordb/collections/create" */
+  json_t *body;                  /* the parsed body: always an object */
+  const char *db_name;           /* body dbName, DB-Name header, "default" */
+  bool int64_as_number;          /* Accept-Type-Allow-Int64 */
+  bool profile;                  /* body "profile": true */
+  char request_id[32];
+  double deadline;               /* CLOCK_MONOTONIC seconds */
+  /* the answer (set by srv_reply_*; read by http.c) */
+  bool answered;
+  int http_status;               /* 200 unless the spec says otherwise */
+  json_t *response;              /* the whole envelope */
+  char *profile_json;            /* for the slow-query log, or NULL */
+  const char *collection;        /* for logs/metrics, may be NULL */
+} srv_request;
+
+typedef void (*srv_handler)(srv_request *req);
+
+typedef struct srv_route {
+  const char *path;              /* after the /v2/vectordb prefix:
+                                    "/collections/create" */
+  srv_handler handler;
+  const char *object_type;       /* "Global", "Collection", "User", ... */
+  const char *privilege;         /* Milvus privilege name, e.g. "Search" */
+} srv_route;
+
+/* The route tables, one per handler file, each ended by {NULL}. */
+extern const srv_route srv_routes_collections[];  /* h_collections.c */
+extern const srv_route srv_routes_partitions[];   /* h_partitions.c */
+extern const srv_route srv_routes_indexes[];      /* h_indexes.c */
+extern const srv_route srv_routes_aliases[];      /* h_aliases.c */
+extern const srv_route srv_routes_databases[];    /* h_databases.c */
+extern const srv_route srv_routes_entities[];     /* h_entities.c */
+/* routes.c: finds the route of a path (with the "/v2/vectordb" prefix or
+ * the bare "/vectordb" one); NULL if none. */
+const srv_route *srv_route_find(const char *path);
+/* Calls fn for every route (metrics pre-registers them). */
+void srv_route_each(void (*fn)(void *ctx, const srv_route *route), void *ctx);
+
+/* ------------------------------------------------------------ body access */
+
+/* Struct keys are matched case-insensitively (Go encoding/json); `data`,
+ * `id` and `search` are read case-sensitively (gjson) with _exact. */
+json_t *srv_get(const srv_request *req, const char *key);
+json_t *srv_get_exact(const srv_request *req, const char *key);
+json_t *srv_obj_get(const json_t *obj, const char *key); /* ci, any object */
+
+/* Required string: on absence/empty/wrong type replies 1802 ("missing
+ * required parameters, error: ... 'collectionName' ...") and returns false. */
+bool srv_require_string(srv_request *req, const char *key, const char **out);
+/* Optional values: false (and a 1100 reply) only when present with the
+ * wrong type; *out keeps the default otherwise.  Numbers may be given as
+ * numeric strings. */
+bool srv_opt_string(srv_request *req, const char *key, const char **out);
+bool srv_opt_int(srv_request *req, const char *key, int64_t min, int64_t max,
+                 int64_t *out);
+bool srv_opt_bool(srv_request *req, const char *key, bool *out);
+/* Optional array of strings (a lone string counts as one).  *out is a
+ * NULL-free array owned by the caller (free(*out), strings borrowed from
+ * the body). */
+bool srv_opt_string_list(srv_request *req, const char *key,
+                         const char ***out, size_t *count);
+
+/* --------------------------------------------------------------- replies */
+
+/* {"code":0,"data":data}; steals `data` (NULL = {}). */
+void srv_reply_ok(srv_request *req, json_t *data);
+/* Same with extra top-level keys merged in (steals both; extra may be
+ * NULL), e.g. {"cost":0,"topks":[...]} or {"message":""}. */
+void srv_reply_ok_extra(srv_request *req, json_t *data, json_t *extra);
+/* {"code":code,"message":...}; HTTP 200. */
+void srv_reply_error(srv_request *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Maps an engine status and the thread's vs_errmsg() to code/HTTP via the
+ * status table (VS_ERR_NOT_FOUND -> 100, ...). */
+void srv_reply_status(srv_request *req, vs_status status);
+
+/* Milvus codes used by handlers. */
+enum {
+  SRV_CODE_COLLECTION_NOT_FOUND = 100,
+  SRV_CODE_COLLECTION_NOT_LOADED = 101,
+  SRV_CODE_PARTITION_NOT_FOUND = 200,
+  SRV_CODE_INDEX_NOT_FOUND = 700,
+  SRV_CODE_DATABASE_NOT_FOUND = 800,
+  SRV_CODE_INVALID = 1100,
+  SRV_CODE_MISSING = 1101,
+  SRV_CODE_TOO_LARGE = 1102,
+  SRV_CODE_ALIAS_NOT_FOUND = 1600,
+  SRV_CODE_ALIAS_CONFLICT = 1601,
+  SRV_CODE_ALIAS_EXISTS = 1602,
+  SRV_CODE_FIELD_NOT_FOUND = 1700,
+  SRV_CODE_BAD_JSON = 1801,
+  SRV_CODE_REQUIRED = 1802,
+  SRV_CODE_INSERT_DATA = 1804,
+  SRV_CODE_BAD_PK = 1806,
+  SRV_CODE_TIMEOUT = 10001
+};
+
+/* --------------------------------------------------------------- catalog */
+
+/* A resolved collection: the database handle and the real name (an alias
+ * resolved). */
+typedef struct srv_target {
+  vs_db *db;
+  char name[VS_MAX_NAME + 1];
+} srv_target;
+
+vs_status srv_catalog_open(srv_server *srv, srv_catalog **out);
+void srv_catalog_close(srv_catalog *cat);
+/* True when every database is open and its WAL directory writable. */
+bool srv_catalog_ready(srv_catalog *cat);
+/* Resolves body[key] (usually "collectionName", alias allowed) in the
+ * request's database.  On failure replies (1802 missing, 800 database not
+ * found, 100 collection not found, 101 not loaded when need_loaded) and
+ * returns false. */
+bool srv_resolve(srv_request *req, const char *key, bool need_loaded,
+                 srv_target *out);
+/* The handle of the request's database; replies 800 and returns NULL if
+ * it does not exist. */
+vs_db *srv_database(srv_request *req);
+/* Load state bookkeeping (server-side; the engine always serves). */
+void srv_catalog_set_loaded(srv_request *req, const char *collection,
+                            bool loaded);
+
+/* ---------------------------------------------------------------- render */
+
+/* Row `row` of `rows` as a JSON object in Milvus's output shape: Int64 as
+ * number or decimal string per req->int64_as_number, JSON fields as native
+ * values, Array fields as plain arrays, $meta keys spread at top level,
+ * nulls as null, vectors as arrays. */
+json_t *srv_render_row(const srv_request *req, const vs_rows *rows,
+                       size_t row);
+/* An Int64 value rendered per req->int64_as_number. */
+json_t *srv_render_int64(const srv_request *req, int64_t v);
+
+/* --------------------------------------------------------------- metrics */
+
+typedef enum srv_counter {
+  SRV_ROWS_INSERTED,
+  SRV_ROWS_UPSERTED,
+  SRV_ROWS_DELETED,
+  SRV_SEARCHES,
+  SRV_SEARCH_QUERIES,            /* nq summed */
+  SRV_QUERIES,
+  SRV_COUNTER_COUNT
+} srv_counter;
+
+vs_status srv_metrics_new(srv_metrics **out);
+void srv_metrics_free(srv_metrics *m);
+void srv_metrics_add(srv_metrics *m, srv_counter counter, uint64_t n);
+/* Called by http.c once per request. */
+void srv_metrics_request(srv_metrics *m, const char *route, int code,
+                         int http_status, double seconds);
+/* The whole exposition text (free with free()). */
+char *srv_metrics_render(srv_server *srv);
+
+#endif /* VS_SERVER_H */
