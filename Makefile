@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 DATA       ?= ./data
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build run test asan bench bench-ann clean
+.PHONY: all deps build run demo test compat-deps asan bench bench-ann bench-server clean
 
 all: build
 
@@ -17,17 +17,26 @@ $(BUILD)/Makefile: CMakeLists.txt
 build: $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Installs what is missing, builds, and runs the main job: for now the demo
-# (import Fashion-MNIST into $(DATA), then search it).
+# Installs what is missing, builds, and runs the main job: the server, on
+# the embedded data directory $(DATA), at http://127.0.0.1:19530 (the
+# Milvus REST API v2; docs/server.md).  Ctrl-C stops it cleanly.
 run: deps build
+	$(BUILD)/vectorstore serve --data $(DATA)
+
+# The Fashion-MNIST demo: import it into $(DATA) (first run), search it.
+demo: deps build
 	$(BUILD)/vectorstore demo $(DATA)
 
+# The Milvus Node SDK that the compatibility suite drives (tests/compat).
+compat-deps:
+	npm ci --prefix tests/compat --no-audit --no-fund --loglevel=error
+
 # Builds and runs every test.
-test: deps build
+test: deps build compat-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
-asan: deps
+asan: deps compat-deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DVS_SANITIZE=ON
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && VS_CRASH_ROUNDS=$${VS_CRASH_ROUNDS:-20} ctest --output-on-failure -j $(JOBS)

@@ -44,6 +44,9 @@ int cli_cmd_check(const cli_command *cmd, int argc, char **argv);
 int cli_cmd_version(const cli_command *cmd, int argc, char **argv);
 int cli_cmd_demo(const cli_command *cmd, int argc, char **argv);
 int cli_cmd_index(const cli_command *cmd, int argc, char **argv);
+int cli_cmd_serve(const cli_command *cmd, int argc, char **argv);
+int cli_cmd_config(const cli_command *cmd, int argc, char **argv);
+int cli_cmd_query(const cli_command *cmd, int argc, char **argv);
 
 /* ------------------------------------------------------- argument parsing */
 

@@ -34,6 +34,11 @@
  * command reports the mean, min and max hits per query and how many queries
  * were cut off at k; --truth is ignored with a note.
  *
+ * --filter EXPR restricts every query to the rows that pass a boolean
+ * expression (Milvus's language, docs/filters.md); --profile prints the
+ * query profile (phases, segments, the optimizer's choice per segment) of
+ * the first call.
+ *
  * The database is opened read-only: a search writes nothing.
  */
 #include <inttypes.h>
@@ -56,6 +61,8 @@ typedef struct search_args {
   const char *field;
   const char *output;
   const char *params;  /* --params, or NULL */
+  const char *filter;  /* --filter, or NULL */
+  int profile;         /* --profile */
   double radius;       /* --radius, when has_radius */
   double range_filter; /* --range-filter, when has_range_filter */
   int has_radius;
@@ -203,7 +210,9 @@ static int run_queries(vs_db *db, const search_args *a, const cli_target *t,
         .output_fields = r->output_count ? r->outputs : NULL,
         .output_count = r->output_count,
         .threads = (uint32_t)a->threads,
-        .params_json = r->params_json};
+        .params_json = r->params_json,
+        .filter = a->filter,
+        .profile = a->profile && first == 0};
     vs_result *res = NULL;
     double t0 = cli_now();
     vs_status st = vs_search(db, a->collection, &req, &res);
@@ -213,6 +222,9 @@ static int run_queries(vs_db *db, const search_args *a, const cli_target *t,
                              first + n - 1,
                              r->params_json ? " with params " : "",
                              r->params_json ? r->params_json : "");
+    }
+    if (req.profile && vs_result_profile(res)) {
+      printf("profile: %s\n", vs_result_profile(res));
     }
     collect_ids(a, r, res, first, t->pk_type == VS_TYPE_INT64);
     if (!keep_result(r, res, first)) vs_result_free(res);
@@ -439,6 +451,8 @@ int cli_cmd_search(const cli_command *cmd, int argc, char **argv) {
       {"params", CLI_OPT_STRING, &a.params, 0, 0, 0},
       {"radius", CLI_OPT_NUMBER, &a.radius, 0, 0, 0},
       {"range-filter", CLI_OPT_NUMBER, &a.range_filter, 0, 0, 0},
+      {"filter", CLI_OPT_STRING, &a.filter, 0, 0, 0},
+      {"profile", CLI_OPT_FLAG, &a.profile, 0, 0, 0},
       {NULL, CLI_OPT_STRING, NULL, 0, 0, 0}};
   const char *pos[3];
   int npos = 0;

@@ -35,8 +35,13 @@ static const cli_command commands[] = {
     {"search", "run the queries of an .fvecs file; time them and measure recall",
      "DIR COLLECTION QUERIES.fvecs [--k K] [--threads N] [--truth GT.ivecs] "
      "[--out RESULT.ivecs] [--batch Q] [--field NAME] [--output F1,F2] "
-     "[--params JSON] [--radius R [--range-filter F]]",
+     "[--params JSON] [--radius R [--range-filter F]] [--filter EXPR] "
+     "[--profile]",
      cli_cmd_search},
+    {"query", "print the rows that pass a filter, as JSON lines",
+     "DIR COLLECTION [--filter EXPR] [--output F1,F2] [--limit N] "
+     "[--offset N] [--partition NAME] [--count] [--profile]",
+     cli_cmd_query},
     {"index", "create, rebuild, drop or describe a vector field's index",
      "DIR COLLECTION [--type FLAT|HNSW|HNSW_SQ8|IVF_FLAT|IVF_SQ8|IVF_PQ|"
      "AUTOINDEX] [--params JSON] [--field NAME] [--rebuild] [--drop] "
@@ -51,6 +56,12 @@ static const cli_command commands[] = {
     {"demo", "import Fashion-MNIST (first run) and search it",
      "DIR [--data DATASET_DIR] [--queries N] [--k K] [--fsync always|batch|none]",
      cli_cmd_demo},
+    {"serve", "serve the Milvus RESTful API v2 over a data directory",
+     "[--data DIR] [--bind ADDR] [--port PORT] [--config FILE] [--FLAG VALUE ...] "
+     "(see `vectorstore serve --help`)",
+     cli_cmd_serve},
+    {"config", "print the effective server settings (secrets masked)",
+     "[--config FILE] [--FLAG VALUE ...]", cli_cmd_config},
     {"help", "print this list, or the usage of one command", "[COMMAND]",
      cli_cmd_help},
 };

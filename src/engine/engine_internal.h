@@ -308,6 +308,44 @@ vs_status vs_output_append(vs_rows *rows, const vs_output_plan *plan,
 vs_status vs_keys_view(const vs_collection *c, const vs_keys *keys, vs_colview *view,
                        uint64_t **offsets, char **bytes);
 
+/* result.c: search results.  Hit i of query q is slot q * k + i; output
+ * rows (if any) are appended in hit order, query 0 first. */
+struct vs_result {
+  size_t nq;
+  uint32_t k;                /* slots per query */
+  size_t *counts;
+  size_t *row_base;
+  float *dist;
+  int64_t *ids;
+  char **str_ids;
+  vs_rows *rows;
+  char *profile;             /* JSON text, or NULL */
+};
+
+vs_status vs_result_alloc(vs_result **out, size_t nq, uint32_t k, bool str_keys);
+
+/* filter.c: filters and partition selection shared by query and search. */
+struct vs_expr;
+/* Compiles a filter for the collection's schema; *out is NULL for an empty
+ * filter (every row passes). */
+vs_status vs_filter_compile(const vs_collection *c, const char *text, const char *params_json,
+                            struct vs_expr **out);
+/* Initialises *pass with seg->rows bits: the live rows of `seg` that pass
+ * `expr` (NULL = every live row); *count = how many.  Under the read lock. */
+vs_status vs_filter_segment(const struct vs_expr *expr, const vs_segment *seg, vs_bitset *pass,
+                            size_t *count);
+/* Partition names -> ids (*ids NULL when count is 0 = all partitions);
+ * VS_ERR_PARTITION_NOT_FOUND names the first unknown one. */
+vs_status vs_partition_ids(const vs_collection *c, const char *const *names, size_t count,
+                           uint32_t **ids);
+bool vs_segment_in_partitions(const vs_segment *seg, const uint32_t *ids, size_t count);
+/* Every segment of the chosen partitions: sealed (oldest first), then
+ * growing.  Under the read lock; free(*segs). */
+vs_status vs_pick_segments(const vs_collection *c, const uint32_t *ids, size_t count,
+                           vs_segment ***segs, size_t *seg_count);
+/* Monotonic clock in microseconds (profiles). */
+uint64_t vs_now_us(void);
+
 /* Lookup of a collection by name; takes a reference that the caller gives
  * back with vs_db_release. */
 vs_status vs_db_find(vs_db *db, const char *name, vs_collection **out);
