@@ -13,6 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,8 +198,28 @@ static void test_definitions(void **state) {
   assert_int_equal(vs_create_index(db, "c", NULL, "HNSW", "{\"M\":2}"), VS_ERR_INVALID);
   assert_non_null(strstr(vs_errmsg(db), "'M'"));
   assert_int_equal(vs_create_index(db, "c", NULL, "HNSW", "{\"M\":"), VS_ERR_INVALID);
-  assert_int_equal(vs_create_index(db, "c", NULL, "HNSW", "{\"metric_type\":\"IP\"}"), VS_ERR_INVALID);
+  assert_int_equal(vs_create_index(db, "c", NULL, "HNSW", "{\"metric_type\":\"COSINE2\"}"), VS_ERR_INVALID);
   assert_non_null(strstr(vs_errmsg(db), "metric"));
+  /* The first index of a field may choose the metric (Milvus keeps the
+   * metric on the index); the field takes it, and exact search follows. */
+  assert_int_equal(vs_create_index(db, "c", NULL, "HNSW", "{\"metric_type\":\"IP\"}"), VS_OK);
+  json = describe(db, "c");
+  assert_non_null(strstr(json, "\"IP\""));
+  vs_free(json);
+  assert_int_equal(vs_create_index(db, "c", NULL, "HNSW", "{\"metric_type\":\"L2\"}"), VS_ERR_EXISTS);
+  {
+    float v[DIM] = {1.0f, 2.0f};
+    insert_range(db, "c", v, 1, 1);
+    vs_result *res = search(db, "c", v, 1, 1, NULL);
+    assert_true(fabsf(vs_result_distance(res, 0, 0) - 5.0f) < 1e-5f); /* inner product */
+    vs_result_free(res);
+    vs_close(db);
+    db = open_db(dir, 100000);
+    res = search(db, "c", v, 1, 1, NULL);
+    assert_true(fabsf(vs_result_distance(res, 0, 0) - 5.0f) < 1e-5f); /* persisted */
+    vs_result_free(res);
+  }
+  assert_int_equal(vs_drop_index(db, "c", NULL), VS_OK);
   assert_int_equal(vs_create_index(db, "missing", NULL, "HNSW", NULL), VS_ERR_NOT_FOUND);
   assert_int_equal(vs_rebuild_index(db, "c", NULL, NULL, NULL), VS_ERR_NOT_FOUND);
   /* The definition persists. */

@@ -107,6 +107,27 @@ static bool same_definition(const vs_index_def *d, const char *type_name, const 
   return same;
 }
 
+/* The metric named by "metric_type"/"metricType" in build params, if any
+ * (a malformed one is left for vs_index_parse_build to report). */
+static bool requested_metric(const char *params, vs_metric *out) {
+  json_error_t err;
+  json_t *root = params ? json_loads(params, 0, &err) : NULL;
+  json_t *v = json_object_get(root, "metric_type");
+  if (!v) v = json_object_get(root, "metricType");
+  bool found = json_is_string(v) && vs_metric_from_name(json_string_value(v), out) == VS_OK;
+  json_decref(root);
+  return found;
+}
+
+/*
+ * In Milvus the metric belongs to the index, not to the field: a collection
+ * is created, then indexed with the metric of choice.  Here the field keeps
+ * the metric (exact search needs one before any index exists), so creating
+ * the first index of a field with another metric re-labels the field.  The
+ * stored vectors do not depend on the metric, so nothing else changes; the
+ * new metric is persisted with the index definition in the MANIFEST.  A
+ * field that has an index keeps its metric (drop the index first).
+ */
 static vs_status create_locked(vs_collection *c, const char *field, const char *type, const char *params) {
   int f;
   vs_status st = resolve_field(c, field, &f);
@@ -117,7 +138,11 @@ static vs_status create_locked(vs_collection *c, const char *field, const char *
     return vs_fail(VS_ERR_EXISTS, "field '%s' already has a %s index; drop it or rebuild it to change it",
                    c->schema->fields[f].name, vs_index_type_name(d->type));
   }
-  return define(c, f, type, params);
+  vs_metric old = c->schema->fields[f].metric, wanted;
+  if (requested_metric(params, &wanted)) c->schema->fields[f].metric = wanted;
+  st = define(c, f, type, params);
+  if (st != VS_OK) c->schema->fields[f].metric = old;
+  return st;
 }
 
 #define LOCKED_CALL(db, collection, call)                      \
