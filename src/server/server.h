@@ -60,12 +60,21 @@ typedef struct srv_config {
   bool int64_default;            /* Accept-Type-Allow-Int64 default: true */
   char root_password[128];       /* MILVUS_ROOT_PASSWORD (secret; masked) */
   char config_file[PATH_MAX];    /* --config FILE, "" if none */
+  /* added by the core (config.c documents each in its table) */
+  unsigned max_connections_per_ip; /* slowloris guard, default 256 */
+  unsigned shutdown_timeout_s;   /* wait for in-flight requests, 30 */
+  unsigned shards;               /* MILVUS_COLLECTION_SHARDS, default 2 */
+  unsigned replica_factor;       /* MILVUS_REPLICA_FACTOR (accepted, 1) */
+  char milvus_host[256];         /* MILVUS_HOST (client adapter) */
+  char milvus_user[128];         /* MILVUS_USER (client adapter) */
+  char milvus_password[128];     /* MILVUS_PASSWORD (secret; masked) */
+  unsigned char source[40];      /* per setting: where its value came from */
 } srv_config;
 
 /* Fills defaults, then reads `.env` in the working directory (if any), the
  * environment, the --config file, then argv flags (--bind --port --data
  * --config --threads ...).  Returns 0, or 2 with a message on stderr for a
- * usage error. */
+ * usage error, or -1 after printing the flags for --help. */
 int srv_config_load(srv_config *cfg, int argc, char **argv);
 /* Prints every effective setting, `key = value` per line, secrets masked. */
 void srv_config_print(const srv_config *cfg, FILE *out);
@@ -73,6 +82,7 @@ void srv_config_print(const srv_config *cfg, FILE *out);
 /* ------------------------------------------------------------- the server */
 
 typedef struct srv_catalog srv_catalog;   /* catalog.c */
+typedef struct srv_request srv_request;   /* below */
 typedef struct srv_metrics srv_metrics;   /* metrics.c */
 
 typedef struct srv_server {
@@ -89,7 +99,7 @@ int srv_config_main(int argc, char **argv);
 
 /* -------------------------------------------------------------- requests */
 
-typedef struct srv_request {
+struct srv_request {
   srv_server *server;
   const char *path;              /* "/v2/vectordb/collections/create" */
   json_t *body;                  /* the parsed body: always an object */
@@ -104,7 +114,7 @@ typedef struct srv_request {
   json_t *response;              /* the whole envelope */
   char *profile_json;            /* for the slow-query log, or NULL */
   const char *collection;        /* for logs/metrics, may be NULL */
-} srv_request;
+};
 
 typedef void (*srv_handler)(srv_request *req);
 
@@ -128,6 +138,12 @@ extern const srv_route srv_routes_entities[];     /* h_entities.c */
 const srv_route *srv_route_find(const char *path);
 /* Calls fn for every route (metrics pre-registers them). */
 void srv_route_each(void (*fn)(void *ctx, const srv_route *route), void *ctx);
+
+/* The one authorization hook, called by http.c for every API request
+ * before its handler (true = go on).  It answers the request itself when
+ * it refuses.  Today it admits everything (http.c); the security work
+ * replaces its body without touching handlers. */
+bool srv_authorize(srv_request *req, const srv_route *route);
 
 /* ------------------------------------------------------------ body access */
 
@@ -214,6 +230,82 @@ vs_db *srv_database(srv_request *req);
 void srv_catalog_set_loaded(srv_request *req, const char *collection,
                             bool loaded);
 
+/* ------------------------------------------------- catalog additions
+ * (srvadmin: catalog.c and the management handlers h_collections.c,
+ * h_partitions.c, h_indexes.c, h_aliases.c, h_databases.c) */
+
+/* The server-side metadata of one database (its server.json) is a JSON
+ * object:
+ *   {"format":1, "dbID":N, "properties":{k:"v"}, "aliases":{alias:coll},
+ *    "collections":{name:{"loaded":bool, "unloadedPartitions":[..],
+ *        "consistencyLevel":"Bounded", "description":"", "properties":{},
+ *        "indexes":{indexName:{"field":f, "indexType":t, "metricType":m,
+ *                              "properties":{}}}}}}
+ * Readers take a copy; writers go through srv_catalog_edit. */
+typedef vs_status (*srv_meta_edit_fn)(json_t *meta, void *ctx);
+
+/* Runs fn on a copy of database `db`'s metadata under the catalog's write
+ * lock; when fn returns VS_OK the copy is written to server.json (atomic
+ * replace) and becomes current.  VS_ERR_NOT_FOUND if no such database. */
+vs_status srv_catalog_edit(srv_catalog *cat, const char *db,
+                           srv_meta_edit_fn fn, void *ctx);
+/* A deep copy of database `db`'s metadata (json_decref it), NULL if the
+ * database does not exist. */
+json_t *srv_catalog_meta(srv_catalog *cat, const char *db);
+/* meta.collections[name], created (empty object) when `create`; NULL if
+ * absent and not created. */
+json_t *srv_meta_collection(json_t *meta, const char *name, bool create);
+/* Whether a collection (no metadata: loaded) / one of its partitions is
+ * loaded, from a metadata copy. */
+bool srv_meta_is_loaded(json_t *meta, const char *collection);
+bool srv_meta_partition_loaded(json_t *meta, const char *collection,
+                               const char *partition);
+
+/* The engine handle of database `name`, NULL if none.  Valid until the
+ * catalog is closed (a dropped database's handle is kept for a while for
+ * requests still using it). */
+vs_db *srv_catalog_db(srv_catalog *cat, const char *name);
+/* Database DDL (h_databases.c).  create: VS_ERR_EXISTS if present,
+ * properties (object or NULL) stored as strings.  drop: VS_ERR_INVALID for
+ * "default" or a database that still has collections, VS_ERR_NOT_FOUND if
+ * absent. */
+vs_status srv_catalog_create_database(srv_catalog *cat, const char *name,
+                                      json_t *properties);
+vs_status srv_catalog_drop_database(srv_catalog *cat, const char *name);
+/* Names of every database, "default" first (a new JSON array). */
+json_t *srv_catalog_list_databases(srv_catalog *cat);
+
+/* The request's catalog (req->server->catalog). */
+srv_catalog *srv_req_catalog(const srv_request *req);
+/* Replies 1100 and returns false unless `name` is a valid collection /
+ * alias / database name (Milvus rules: letters, digits, '_', first not a
+ * digit, at most 255). */
+bool srv_check_name(srv_request *req, const char *what, const char *name);
+/* Turns a JSON value of a "properties" map into its string form as Milvus
+ * stores it ("3600", "true", text as is); malloc'd. */
+char *srv_property_string(const json_t *value);
+/* Creates the indexes of an indexParams array on collection t (shared by
+ * collections/create and indexes/create).  Replies and returns false on
+ * the first error. */
+bool srv_create_indexes(srv_request *req, const srv_target *t,
+                        json_t *index_params);
+/* The Milvus index name of `field`'s index (the field name when the
+ * metadata names none), and the field of index `index_name` (NULL if the
+ * metadata has no such name).  Both borrow from meta / the arguments. */
+const char *srv_meta_index_name(json_t *meta, const char *collection,
+                                const char *field);
+const char *srv_meta_index_field(json_t *meta, const char *collection,
+                                 const char *index_name);
+/* A JSON integer, integral real or decimal string -> *out; false if not. */
+bool srv_json_int(const json_t *v, int64_t *out);
+/* true/false or "true"/"false" (any case) -> *out; false if not. */
+bool srv_json_bool(const json_t *v, bool *out);
+/* Like srv_catalog_edit on the request's database; replies (800 for a
+ * missing database, the status otherwise) and returns false on failure. */
+bool srv_edit(srv_request *req, srv_meta_edit_fn fn, void *ctx);
+/* The request's database name ("default" when none was given). */
+const char *srv_req_db(const srv_request *req);
+
 /* ---------------------------------------------------------------- render */
 
 /* Row `row` of `rows` as a JSON object in Milvus's output shape: Int64 as
@@ -245,5 +337,28 @@ void srv_metrics_request(srv_metrics *m, const char *route, int code,
                          int http_status, double seconds);
 /* The whole exposition text (free with free()). */
 char *srv_metrics_render(srv_server *srv);
+
+/* ------------------------------------------------- core internals (core) */
+
+typedef struct srv_http srv_http;  /* http.c */
+/* Starts listening (MHD thread pool + handler workers).  Prints why not. */
+vs_status srv_http_start(srv_server *srv, srv_http **out);
+/* Stops accepting, waits (up to shutdown_timeout_s) for in-flight
+ * requests, then stops every thread.  NULL is a no-op. */
+void srv_http_stop(srv_http *http);
+/* Event-loop threads = handler threads (config threads, or the cores). */
+unsigned srv_http_threads(srv_http *http);
+/* The port actually bound (differs from config.port when that is 0). */
+unsigned srv_http_port(srv_http *http);
+/* Requests received but not yet answered (gauge in /metrics). */
+unsigned srv_http_inflight(void);
+
+/* One structured log line on stderr (server_main.c): JSON
+ * {"time":...,"level":...,"msg":...,<fields>} or, with log_format "text",
+ * "TIME LEVEL msg key=value ...".  Lines below cfg->log_level are dropped.
+ * Steals `fields` (may be NULL).  One write(2) per line, so lines of
+ * concurrent requests never interleave. */
+void srv_log(const srv_config *cfg, const char *level, const char *msg,
+             json_t *fields);
 
 #endif /* VS_SERVER_H */

@@ -1,0 +1,546 @@
+/*
+ * test_server_collections.c -- black-box tests of the /collections/...
+ * endpoints: the real `vectorstore serve` binary on a loopback port
+ * (tests/support/testserver.h), spoken to over HTTP as a client would.
+ *
+ * One server serves the whole file (started in the group setup); every test
+ * uses its own collection names, so the tests do not depend on each other's
+ * order.  Success shapes are checked key by key (exact key sets where the
+ * spec fixes them, MILVUS_REST_V2.md section 4.1), and every error path
+ * checks its Milvus code.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "support/testserver.h"
+
+static ts_server server;
+
+static int start_server(void **state) {
+  (void)state;
+  return ts_start(&server, NULL, NULL, NULL);
+}
+
+static int stop_server(void **state) {
+  (void)state;
+  int rc = ts_stop(&server);
+  ts_destroy(&server, 0);
+  return rc == 0 ? 0 : -1;
+}
+
+/* POSTs a printf-formatted body; the envelope (never NULL). */
+static json_t *call(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static json_t *call(const char *path, const char *fmt, ...) {
+  va_list ap;
+  char *text = NULL;
+  va_start(ap, fmt);
+  int n = vasprintf(&text, fmt, ap);
+  va_end(ap);
+  assert_true(n >= 0);
+  json_t *env = ts_post(&server, path, text, NULL);
+  if (!env) fprintf(stderr, "no JSON answer for %s %s\n", path, text);
+  free(text);
+  assert_non_null(env);
+  return env;
+}
+
+/* Asserts the envelope's code (printing the envelope when it differs). */
+static void expect(json_t *env, long code) {
+  if (ts_code(env) != code) {
+    char *text = json_dumps(env, 0);
+    fprintf(stderr, "expected code %ld, got %s\n", code, text);
+    free(text);
+  }
+  assert_int_equal(ts_code(env), code);
+}
+
+static void expect_code(long code, const char *path, const char *body) {
+  json_t *env = call(path, "%s", body);
+  expect(env, code);
+  if (code != 0) {
+    assert_true(json_is_string(json_object_get(env, "message")));
+    assert_null(json_object_get(env, "data"));
+  }
+  json_decref(env);
+}
+
+/* The object's keys are exactly `keys` (NULL-terminated). */
+static void assert_keys(const json_t *obj, const char *const *keys) {
+  size_t n = 0;
+  assert_true(json_is_object(obj));
+  for (; keys[n]; n++) {
+    if (!json_object_get(obj, keys[n])) fprintf(stderr, "missing key %s\n", keys[n]);
+    assert_non_null(json_object_get(obj, keys[n]));
+  }
+  assert_int_equal(json_object_size(obj), n);
+}
+
+static bool list_has(const json_t *list, const char *name) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(list, i, v) {
+    if (json_is_string(v) && strcmp(json_string_value(v), name) == 0) return true;
+  }
+  return false;
+}
+
+static json_t *describe(const char *name) {
+  json_t *env = call("collections/describe", "{\"collectionName\":\"%s\"}", name);
+  expect(env, 0);
+  return env;
+}
+
+static const char *str_at(const json_t *obj, const char *key) {
+  const char *s = json_string_value(json_object_get(obj, key));
+  assert_non_null(s);
+  return s;
+}
+
+static json_int_t int_at(const json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  assert_true(json_is_integer(v));
+  return json_integer_value(v);
+}
+
+/* ------------------------------------------------------------ quick setup */
+
+static const char *const describe_keys[] = {
+    "collectionName", "collectionID", "description", "autoId", "fields", "functions", "aliases", "indexes",
+    "load", "shardsNum", "partitionsNum", "consistencyLevel", "enableDynamicField", "properties", NULL};
+static const char *const field_keys[] = {"name", "id", "type", "primaryKey", "partitionKey", "clusteringKey",
+                                         "autoId", "description", "nullable", NULL};
+
+static void test_quick_create_describe(void **state) {
+  (void)state;
+  expect_code(0, "collections/create", "{\"collectionName\":\"q1\",\"dimension\":4}");
+  json_t *env = describe("q1");
+  static const char *const env_keys[] = {"code", "data", "message", NULL};
+  assert_keys(env, env_keys);
+  assert_string_equal(str_at(env, "message"), "");
+  json_t *d = json_object_get(env, "data");
+  assert_keys(d, describe_keys);
+  assert_string_equal(str_at(d, "collectionName"), "q1");
+  assert_true(json_is_integer(json_object_get(d, "collectionID")));
+  assert_true(json_is_false(json_object_get(d, "autoId")));
+  assert_int_equal(int_at(d, "shardsNum"), 1);
+  assert_int_equal(int_at(d, "partitionsNum"), 1);
+  assert_string_equal(str_at(d, "load"), "LoadStateLoaded");
+  assert_string_equal(str_at(d, "consistencyLevel"), "Bounded");
+  assert_true(json_is_true(json_object_get(d, "enableDynamicField")));
+  assert_int_equal(json_array_size(json_object_get(d, "aliases")), 0);
+  assert_int_equal(json_array_size(json_object_get(d, "properties")), 0);
+  assert_int_equal(json_array_size(json_object_get(d, "functions")), 0);
+  json_t *fields = json_object_get(d, "fields");
+  assert_int_equal(json_array_size(fields), 2);
+  json_t *id = json_array_get(fields, 0), *vec = json_array_get(fields, 1);
+  assert_keys(id, field_keys);
+  assert_string_equal(str_at(id, "name"), "id");
+  assert_int_equal(int_at(id, "id"), 100);
+  assert_string_equal(str_at(id, "type"), "Int64");
+  assert_true(json_is_true(json_object_get(id, "primaryKey")));
+  assert_string_equal(str_at(vec, "name"), "vector");
+  assert_int_equal(int_at(vec, "id"), 101);
+  assert_string_equal(str_at(vec, "type"), "FloatVector");
+  json_t *params = json_object_get(vec, "params");
+  assert_int_equal(json_array_size(params), 1);
+  assert_string_equal(str_at(json_array_get(params, 0), "key"), "dim");
+  assert_string_equal(str_at(json_array_get(params, 0), "value"), "4");
+  json_t *indexes = json_object_get(d, "indexes");
+  assert_int_equal(json_array_size(indexes), 1);
+  static const char *const index_keys[] = {"fieldName", "indexName", "metricType", NULL};
+  assert_keys(json_array_get(indexes, 0), index_keys);
+  assert_string_equal(str_at(json_array_get(indexes, 0), "indexName"), "vector");
+  assert_string_equal(str_at(json_array_get(indexes, 0), "metricType"), "COSINE");
+  json_decref(env);
+  /* the same create again is a no-op; a different one is refused */
+  expect_code(0, "collections/create", "{\"collectionName\":\"q1\",\"dimension\":4}");
+  expect_code(1100, "collections/create", "{\"collectionName\":\"q1\",\"dimension\":8}");
+}
+
+static void test_quick_create_options(void **state) {
+  (void)state;
+  expect_code(0, "collections/create",
+              "{\"collectionName\":\"q2\",\"dimension\":\"3\",\"metricType\":\"L2\",\"idType\":\"VarChar\","
+              "\"primaryFieldName\":\"pk\",\"vectorFieldName\":\"emb\",\"description\":\"hello\","
+              "\"params\":{\"shardsNum\":\"2\",\"consistencyLevel\":\"Strong\",\"ttlSeconds\":60,"
+              "\"enableDynamicField\":false,\"max_length\":64}}");
+  json_t *env = describe("q2");
+  json_t *d = json_object_get(env, "data");
+  assert_int_equal(int_at(d, "shardsNum"), 2);
+  assert_string_equal(str_at(d, "consistencyLevel"), "Strong");
+  assert_string_equal(str_at(d, "description"), "hello");
+  assert_true(json_is_false(json_object_get(d, "enableDynamicField")));
+  json_t *props = json_object_get(d, "properties");
+  assert_int_equal(json_array_size(props), 1);
+  assert_string_equal(str_at(json_array_get(props, 0), "key"), "collection.ttl.seconds");
+  assert_string_equal(str_at(json_array_get(props, 0), "value"), "60");
+  json_t *pk = json_array_get(json_object_get(d, "fields"), 0);
+  assert_string_equal(str_at(pk, "name"), "pk");
+  assert_string_equal(str_at(pk, "type"), "VarChar");
+  assert_string_equal(str_at(json_array_get(json_object_get(pk, "params"), 0), "value"), "64");
+  json_t *idx = json_array_get(json_object_get(d, "indexes"), 0);
+  assert_string_equal(str_at(idx, "fieldName"), "emb");
+  assert_string_equal(str_at(idx, "indexName"), "emb");
+  assert_string_equal(str_at(idx, "metricType"), "L2");
+  json_decref(env);
+}
+
+static void test_quick_create_errors(void **state) {
+  (void)state;
+  expect_code(1802, "collections/create", "{\"dimension\":4}");
+  expect_code(1802, "collections/create", "{\"collectionName\":\"\",\"dimension\":4}");
+  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\"}");
+  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":0}");
+  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":40000}");
+  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":4,\"idType\":\"Int32\"}");
+  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":4,\"metricType\":\"HAMMING\"}");
+  expect_code(1100, "collections/create",
+              "{\"collectionName\":\"e1\",\"dimension\":4,\"params\":{\"consistencyLevel\":\"Weak\"}}");
+  expect_code(1100, "collections/create",
+              "{\"collectionName\":\"e1\",\"dimension\":4,\"vectorFieldType\":\"BinaryVector\"}");
+  expect_code(1100, "collections/create", "{\"collectionName\":\"1bad\",\"dimension\":4}");
+  expect_code(1100, "collections/create", "{\"collectionName\":\"bad-name\",\"dimension\":4}");
+  expect_code(800, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":4,\"dbName\":\"nodb\"}");
+  expect_code(0, "collections/has", "{\"collectionName\":\"e1\"}");
+  json_t *env = call("collections/has", "{\"collectionName\":\"e1\"}");
+  assert_true(json_is_false(json_object_get(json_object_get(env, "data"), "has")));
+  json_decref(env);
+}
+
+/* ---------------------------------------------------------- custom schema */
+
+#define ALL_TYPES_SCHEMA                                                                                      \
+  "{\"collectionName\":\"%s\",\"schema\":{\"autoID\":true,\"enableDynamicField\":true,\"fields\":["          \
+  "{\"fieldName\":\"id\",\"dataType\":\"Int64\",\"isPrimary\":true},"                                        \
+  "{\"fieldName\":\"b\",\"dataType\":\"Bool\",\"defaultValue\":true},"                                       \
+  "{\"fieldName\":\"i8\",\"dataType\":\"Int8\"},"                                                             \
+  "{\"fieldName\":\"i16\",\"dataType\":\"Int16\"},"                                                           \
+  "{\"fieldName\":\"i32\",\"dataType\":\"Int32\",\"isPartitionKey\":false},"                                  \
+  "{\"fieldName\":\"i64\",\"dataType\":\"Int64\",\"nullable\":true,\"defaultValue\":7},"                      \
+  "{\"fieldName\":\"f\",\"dataType\":\"Float\",\"defaultValue\":1.5},"                                       \
+  "{\"fieldName\":\"d\",\"dataType\":\"Double\"},"                                                            \
+  "{\"fieldName\":\"s\",\"dataType\":\"VarChar\",\"defaultValue\":\"x\",\"elementTypeParams\":{\"max_length\":32}}," \
+  "{\"fieldName\":\"j\",\"dataType\":\"JSON\",\"nullable\":true},"                                            \
+  "{\"fieldName\":\"arr\",\"dataType\":\"Array\",\"elementDataType\":\"Int64\","                              \
+  "\"elementTypeParams\":{\"max_capacity\":4}},"                                                              \
+  "{\"fieldName\":\"sarr\",\"dataType\":\"Array\",\"elementDataType\":\"VarChar\","                           \
+  "\"elementTypeParams\":{\"max_capacity\":\"2\",\"max_length\":\"8\"}},"                                     \
+  "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":8}}]}%s}"
+
+static json_t *field_named(json_t *d, const char *name) {
+  size_t i;
+  json_t *f;
+  json_array_foreach(json_object_get(d, "fields"), i, f) {
+    if (strcmp(str_at(f, "name"), name) == 0) return f;
+  }
+  fail_msg("no field %s", name);
+  return NULL;
+}
+
+static void test_custom_schema_all_types(void **state) {
+  (void)state;
+  json_t *env = call("collections/create", ALL_TYPES_SCHEMA, "c1", "");
+  expect(env, 0);
+  json_decref(env);
+  env = describe("c1");
+  json_t *d = json_object_get(env, "data");
+  assert_keys(d, describe_keys);
+  assert_int_equal(json_array_size(json_object_get(d, "fields")), 13);
+  assert_true(json_is_true(json_object_get(d, "autoId")));
+  assert_true(json_is_true(json_object_get(d, "enableDynamicField")));
+  assert_string_equal(str_at(d, "load"), "LoadStateNotLoad");
+  assert_int_equal(json_array_size(json_object_get(d, "indexes")), 0);
+  json_t *id = field_named(d, "id");
+  assert_true(json_is_true(json_object_get(id, "autoId")));
+  static const char *const types[][2] = {{"b", "Bool"},     {"i8", "Int8"},   {"i16", "Int16"}, {"i32", "Int32"},
+                                         {"i64", "Int64"},  {"f", "Float"},   {"d", "Double"},  {"s", "VarChar"},
+                                         {"j", "JSON"},     {"arr", "Array"}, {"v", "FloatVector"}};
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    assert_string_equal(str_at(field_named(d, types[i][0]), "type"), types[i][1]);
+  }
+  for (size_t i = 0; i < 13; i++) {
+    assert_int_equal(int_at(json_array_get(json_object_get(d, "fields"), i), "id"), 100 + (json_int_t)i);
+  }
+  assert_true(json_is_true(json_object_get(field_named(d, "i64"), "nullable")));
+  assert_true(json_is_false(json_object_get(field_named(d, "d"), "nullable")));
+  assert_string_equal(str_at(field_named(d, "arr"), "elementType"), "Int64");
+  assert_string_equal(str_at(field_named(d, "sarr"), "elementType"), "VarChar");
+  json_t *dv = json_object_get(json_object_get(field_named(d, "f"), "defaultValue"), "Data");
+  assert_true(json_real_value(json_object_get(dv, "FloatData")) == 1.5);
+  dv = json_object_get(json_object_get(field_named(d, "i64"), "defaultValue"), "Data");
+  assert_int_equal(int_at(dv, "LongData"), 7);
+  dv = json_object_get(json_object_get(field_named(d, "s"), "defaultValue"), "Data");
+  assert_string_equal(str_at(dv, "StringData"), "x");
+  dv = json_object_get(json_object_get(field_named(d, "b"), "defaultValue"), "Data");
+  assert_true(json_is_true(json_object_get(dv, "BoolData")));
+  json_t *sparams = json_object_get(field_named(d, "s"), "params");
+  assert_string_equal(str_at(json_array_get(sparams, 0), "key"), "max_length");
+  assert_string_equal(str_at(json_array_get(sparams, 0), "value"), "32");
+  assert_null(json_object_get(field_named(d, "d"), "params"));
+  json_decref(env);
+  /* no index: loading is refused as in Milvus, until one exists */
+  expect_code(700, "collections/load", "{\"collectionName\":\"c1\"}");
+  expect_code(101, "collections/refresh_load", "{\"collectionName\":\"c1\"}");
+  expect_code(0, "indexes/create", "{\"collectionName\":\"c1\",\"indexParams\":[{\"fieldName\":\"v\"}]}");
+  expect_code(0, "collections/load", "{\"collectionName\":\"c1\"}");
+  env = call("collections/get_load_state", "{\"collectionName\":\"c1\"}");
+  expect(env, 0);
+  assert_string_equal(str_at(json_object_get(env, "data"), "loadState"), "LoadStateLoaded");
+  json_decref(env);
+}
+
+static void test_custom_schema_with_indexes(void **state) {
+  (void)state;
+  json_t *env = call("collections/create", ALL_TYPES_SCHEMA, "c2",
+                     ",\"indexParams\":[{\"fieldName\":\"v\",\"indexName\":\"vidx\",\"metricType\":\"L2\","
+                     "\"params\":{\"index_type\":\"HNSW\",\"M\":8,\"efConstruction\":64}}]");
+  expect(env, 0);
+  json_decref(env);
+  env = describe("c2");
+  json_t *d = json_object_get(env, "data");
+  assert_string_equal(str_at(d, "load"), "LoadStateLoaded");
+  json_t *idx = json_array_get(json_object_get(d, "indexes"), 0);
+  assert_string_equal(str_at(idx, "indexName"), "vidx");
+  assert_string_equal(str_at(idx, "fieldName"), "v");
+  assert_string_equal(str_at(idx, "metricType"), "L2");
+  json_decref(env);
+  env = call("indexes/describe", "{\"collectionName\":\"c2\",\"indexName\":\"vidx\"}");
+  expect(env, 0);
+  assert_string_equal(str_at(json_array_get(json_object_get(env, "data"), 0), "indexType"), "HNSW");
+  json_decref(env);
+}
+
+static void test_custom_schema_errors(void **state) {
+  (void)state;
+  const char *path = "collections/create";
+  static const char *const bodies_1100[] = {
+      "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"int64\",\"isPrimary\":true}]}}",
+      "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\",\"isPrimary\":true},"
+      "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\"}]}}",
+      "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\",\"isPrimary\":true},"
+      "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":0}}]}}",
+      "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"VarChar\",\"isPrimary\":true},"
+      "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]}}",
+      "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\",\"isPrimary\":true},"
+      "{\"fieldName\":\"a\",\"dataType\":\"Array\",\"elementTypeParams\":{\"max_capacity\":4}},"
+      "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]}}",
+      "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\",\"isPrimary\":true},"
+      "{\"fieldName\":\"n\",\"dataType\":\"Int32\",\"defaultValue\":\"seven\"},"
+      "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]}}",
+      "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\",\"isPrimary\":true},"
+      "{\"fieldName\":\"v\",\"dataType\":\"BinaryVector\",\"elementTypeParams\":{\"dim\":16}}]}}",
+      "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\"},"
+      "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]}}",
+      NULL};
+  for (size_t i = 0; bodies_1100[i]; i++) expect_code(1100, path, bodies_1100[i]);
+  json_t *env = call(path, "%s", bodies_1100[0]);
+  assert_non_null(strstr(str_at(env, "message"), "data type int64 is invalid(case sensitive)"));
+  json_decref(env);
+  env = call(path, "%s", bodies_1100[6]);
+  assert_non_null(strstr(str_at(env, "message"), "not supported yet"));
+  json_decref(env);
+  expect_code(1802, path,
+              "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"isPrimary\":true}]}}");
+  expect_code(1802, path,
+              "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\","
+              "\"isPrimary\":true},{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]},"
+              "\"indexParams\":[{\"fieldName\":\"nope\",\"metricType\":\"L2\"}]}");
+  env = call("collections/has", "{\"collectionName\":\"x1\"}");
+  assert_true(json_is_false(json_object_get(json_object_get(env, "data"), "has")));
+  json_decref(env);
+  /* isPartitionKey is accepted (and ignored) */
+  expect_code(0, path,
+              "{\"collectionName\":\"x2\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\","
+              "\"isPrimary\":true},{\"fieldName\":\"k\",\"dataType\":\"Int64\",\"isPartitionKey\":true},"
+              "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]}}");
+}
+
+/* ------------------------------------------------------ list, has, drop */
+
+static void test_list_has_drop(void **state) {
+  (void)state;
+  expect_code(0, "collections/create", "{\"collectionName\":\"l1\",\"dimension\":2}");
+  json_t *env = call("collections/list", "{}");
+  expect(env, 0);
+  assert_true(json_is_array(json_object_get(env, "data")));
+  assert_true(list_has(json_object_get(env, "data"), "l1"));
+  json_decref(env);
+  env = call("collections/has", "{\"collectionName\":\"l1\"}");
+  static const char *const has_keys[] = {"has", NULL};
+  assert_keys(json_object_get(env, "data"), has_keys);
+  assert_true(json_is_true(json_object_get(json_object_get(env, "data"), "has")));
+  json_decref(env);
+  expect_code(0, "collections/drop", "{\"collectionName\":\"l1\"}");
+  expect_code(0, "collections/drop", "{\"collectionName\":\"l1\"}");
+  expect_code(100, "collections/describe", "{\"collectionName\":\"l1\"}");
+  env = call("collections/list", "{}");
+  assert_false(list_has(json_object_get(env, "data"), "l1"));
+  json_decref(env);
+  expect_code(800, "collections/list", "{\"dbName\":\"nodb\"}");
+  expect_code(800, "collections/drop", "{\"collectionName\":\"l1\",\"dbName\":\"nodb\"}");
+  env = call("collections/drop", "{\"collectionName\":\"l1\"}");
+  static const char *const ok_keys[] = {"code", "data", NULL};
+  assert_keys(env, ok_keys);
+  assert_int_equal(json_object_size(json_object_get(env, "data")), 0);
+  json_decref(env);
+}
+
+/* Every collection-scoped endpoint: 1802 without collectionName, 100 for a
+ * collection that does not exist. */
+static void test_missing_and_unknown(void **state) {
+  (void)state;
+  static const char *const paths[] = {
+      "collections/describe",       "collections/has",         "collections/drop",
+      "collections/rename",         "collections/get_stats",   "collections/get_load_state",
+      "collections/load",           "collections/release",     "collections/refresh_load",
+      "collections/alter_properties", "collections/drop_properties", "collections/flush",
+      "collections/compact",        NULL};
+  for (size_t i = 0; paths[i]; i++) expect_code(1802, paths[i], "{}");
+  for (size_t i = 0; paths[i]; i++) {
+    if (strcmp(paths[i], "collections/has") == 0 || strcmp(paths[i], "collections/drop") == 0) continue;
+    expect_code(100, paths[i],
+                "{\"collectionName\":\"ghost\",\"newCollectionName\":\"g2\",\"properties\":{\"a\":1},"
+                "\"propertyKeys\":[\"a\"]}");
+  }
+}
+
+/* --------------------------------------------------------------- rename */
+
+static void test_rename(void **state) {
+  (void)state;
+  expect_code(0, "collections/create", "{\"collectionName\":\"r1\",\"dimension\":2}");
+  expect_code(0, "collections/create", "{\"collectionName\":\"r3\",\"dimension\":2}");
+  expect_code(0, "collections/release", "{\"collectionName\":\"r1\"}");
+  expect_code(1802, "collections/rename", "{\"collectionName\":\"r1\"}");
+  expect_code(1100, "collections/rename", "{\"collectionName\":\"r1\",\"newCollectionName\":\"r3\"}");
+  expect_code(1100, "collections/rename", "{\"collectionName\":\"r1\",\"newCollectionName\":\"r-2\"}");
+  expect_code(1100, "collections/rename",
+              "{\"collectionName\":\"r1\",\"newCollectionName\":\"r2\",\"newDbName\":\"other\"}");
+  expect_code(0, "collections/rename", "{\"collectionName\":\"r1\",\"newCollectionName\":\"r2\"}");
+  expect_code(100, "collections/describe", "{\"collectionName\":\"r1\"}");
+  json_t *env = describe("r2");
+  assert_string_equal(str_at(json_object_get(env, "data"), "collectionName"), "r2");
+  assert_string_equal(str_at(json_object_get(env, "data"), "load"), "LoadStateNotLoad");
+  json_decref(env);
+}
+
+/* ------------------------------------------------- stats, flush, compact */
+
+static void test_stats_flush_compact(void **state) {
+  (void)state;
+  expect_code(0, "collections/create", "{\"collectionName\":\"s1\",\"dimension\":2}");
+  json_t *env = call("collections/get_stats", "{\"collectionName\":\"s1\"}");
+  expect(env, 0);
+  static const char *const stats_keys[] = {"rowCount", NULL};
+  assert_keys(json_object_get(env, "data"), stats_keys);
+  assert_int_equal(int_at(json_object_get(env, "data"), "rowCount"), 0);
+  json_decref(env);
+  expect_code(0, "collections/flush", "{\"collectionName\":\"s1\"}");
+  env = call("collections/compact", "{\"collectionName\":\"s1\",\"isClustering\":false}");
+  expect(env, 0);
+  static const char *const compact_keys[] = {"compactionID", NULL};
+  assert_keys(json_object_get(env, "data"), compact_keys);
+  json_int_t id = int_at(json_object_get(env, "data"), "compactionID");
+  assert_true(id > 0);
+  json_decref(env);
+  static const char *const state_keys[] = {"compactionID", "state", "executingPlanNumber", "timeoutPlanNumber",
+                                           "completedPlanNumber", NULL};
+  env = call("collections/get_compaction_state", "{\"jobID\":%lld}", (long long)id);
+  expect(env, 0);
+  assert_keys(json_object_get(env, "data"), state_keys);
+  assert_string_equal(str_at(json_object_get(env, "data"), "state"), "Completed");
+  json_decref(env);
+  env = call("collections/get_compaction_state", "{\"compactionID\":%lld}", (long long)id);
+  assert_string_equal(str_at(json_object_get(env, "data"), "state"), "Completed");
+  json_decref(env);
+  env = call("collections/get_compaction_state", "{\"jobID\":%lld}", (long long)id + 1000000);
+  assert_string_equal(str_at(json_object_get(env, "data"), "state"), "UndefiedState");
+  json_decref(env);
+}
+
+/* ------------------------------------------------------------ load state */
+
+static void expect_load_state(const char *body, const char *want) {
+  json_t *env = call("collections/get_load_state", "%s", body);
+  expect(env, 0);
+  assert_string_equal(str_at(env, "message"), "");
+  json_t *d = json_object_get(env, "data");
+  assert_string_equal(str_at(d, "loadState"), want);
+  if (strcmp(want, "LoadStateLoaded") == 0) {
+    assert_int_equal(int_at(d, "loadProgress"), 100);
+    assert_int_equal(json_object_size(d), 2);
+  } else {
+    assert_int_equal(json_object_size(d), 1);
+  }
+  json_decref(env);
+}
+
+static void test_load_release(void **state) {
+  (void)state;
+  expect_code(0, "collections/create", "{\"collectionName\":\"ld1\",\"dimension\":2}");
+  expect_load_state("{\"collectionName\":\"ld1\"}", "LoadStateLoaded");
+  expect_code(0, "collections/refresh_load", "{\"collectionName\":\"ld1\"}");
+  expect_code(0, "collections/release", "{\"collectionName\":\"ld1\"}");
+  expect_load_state("{\"collectionName\":\"ld1\"}", "LoadStateNotLoad");
+  expect_code(101, "collections/refresh_load", "{\"collectionName\":\"ld1\"}");
+  expect_code(0, "collections/load", "{\"collectionName\":\"ld1\"}");
+  expect_load_state("{\"collectionName\":\"ld1\",\"partitionNames\":[\"_default\"]}", "LoadStateLoaded");
+  expect_code(200, "collections/get_load_state", "{\"collectionName\":\"ld1\",\"partitionNames\":[\"nope\"]}");
+  expect_code(100, "collections/get_load_state", "{\"collectionName\":\"nope\"}");
+}
+
+/* ------------------------------------------------------------ properties */
+
+static void test_properties(void **state) {
+  (void)state;
+  expect_code(0, "collections/create", "{\"collectionName\":\"p1\",\"dimension\":2}");
+  expect_code(1802, "collections/alter_properties", "{\"collectionName\":\"p1\"}");
+  expect_code(1802, "collections/drop_properties", "{\"collectionName\":\"p1\"}");
+  expect_code(0, "collections/alter_properties",
+              "{\"collectionName\":\"p1\",\"properties\":{\"collection.ttl.seconds\":3600,\"mmap.enabled\":true}}");
+  json_t *env = describe("p1");
+  json_t *props = json_object_get(json_object_get(env, "data"), "properties");
+  assert_int_equal(json_array_size(props), 2);
+  size_t i;
+  json_t *kv;
+  int seen = 0;
+  json_array_foreach(props, i, kv) {
+    if (strcmp(str_at(kv, "key"), "collection.ttl.seconds") == 0) {
+      assert_string_equal(str_at(kv, "value"), "3600");
+      seen++;
+    }
+    if (strcmp(str_at(kv, "key"), "mmap.enabled") == 0) {
+      assert_string_equal(str_at(kv, "value"), "true");
+      seen++;
+    }
+  }
+  assert_int_equal(seen, 2);
+  json_decref(env);
+  expect_code(0, "collections/drop_properties", "{\"collectionName\":\"p1\",\"propertyKeys\":[\"mmap.enabled\"]}");
+  env = describe("p1");
+  props = json_object_get(json_object_get(env, "data"), "properties");
+  assert_int_equal(json_array_size(props), 1);
+  assert_string_equal(str_at(json_array_get(props, 0), "key"), "collection.ttl.seconds");
+  json_decref(env);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_quick_create_describe),  cmocka_unit_test(test_quick_create_options),
+      cmocka_unit_test(test_quick_create_errors),    cmocka_unit_test(test_custom_schema_all_types),
+      cmocka_unit_test(test_custom_schema_with_indexes), cmocka_unit_test(test_custom_schema_errors),
+      cmocka_unit_test(test_list_has_drop),          cmocka_unit_test(test_missing_and_unknown),
+      cmocka_unit_test(test_rename),                 cmocka_unit_test(test_stats_flush_compact),
+      cmocka_unit_test(test_load_release),           cmocka_unit_test(test_properties),
+  };
+  return cmocka_run_group_tests(tests, start_server, stop_server);
+}
