@@ -20,6 +20,8 @@ typedef struct ts_server {
   char *data_dir;      /* owned; removed by ts_destroy unless keep_data */
   char *log_path;      /* the server's stderr+stdout */
   char base_url[64];   /* "http://127.0.0.1:PORT" */
+  int exit_status;     /* when ts_start failed because the server exited:
+                          its exit status (as ts_stop), else -1 */
 } ts_server;
 
 /* Starts the server on a free port over `data_dir` (NULL = a new temporary
@@ -31,6 +33,12 @@ int ts_start(ts_server *s, const char *data_dir, const char *const *args,
 /* SIGTERM, waits for exit; returns the exit status (or -1 if it had to be
  * SIGKILLed after 30 s, or 128+signal if killed by a signal). */
 int ts_stop(ts_server *s);
+/* Waits up to timeout_s for the server to exit by itself; returns its exit
+ * status as ts_stop does, -2 on timeout (still running), -1 if not running.
+ * (Added by srvcore.) */
+int ts_wait_exit(ts_server *s, double timeout_s);
+/* The server's log so far (malloc'd, NUL-terminated) or NULL. */
+char *ts_read_log(const ts_server *s);
 /* SIGKILL and reap (crash tests). */
 void ts_kill(ts_server *s);
 /* Stops if running and frees; removes the data directory unless keep. */
