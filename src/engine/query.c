@@ -231,7 +231,7 @@ static bool delete_visit(void *arg, const vs_segment *seg, size_t row, vs_status
 vs_status vs_delete_where(vs_db *db, const char *collection, const char *partition,
                           const char *filter, const char *filter_params_json, uint64_t *deleted) {
   if (deleted) *deleted = 0;
-  if (!filter || !*filter) {
+  if (!filter || !filter[strspn(filter, " \t\r\n")]) {
     return vs_fail(VS_ERR_INVALID, "delete needs a filter (use \"pk >= 0\"-style filters to delete everything)");
   }
   vs_collection *c = NULL;

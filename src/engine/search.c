@@ -343,42 +343,89 @@ static bool same_group(const search_job *job, int64_t a, int64_t b) {
   return memcmp(x->fixed + ra * w, y->fixed + rb * w, w) == 0;
 }
 
+/* Hash of row `ref`'s group value (nulls hash alike). */
+static uint64_t group_hash(const search_job *job, int64_t ref) {
+  const vs_colview *x = &job->segs[(uint64_t)ref >> 32]->views[job->group_field];
+  size_t row = (size_t)((uint64_t)ref & 0xffffffffu);
+  if (x->valid && !x->valid[row]) return 0x9e3779b97f4a7c15u;
+  if (vs_type_is_var(x->type)) return vs_hash64(x->bytes + x->offsets[row], x->offsets[row + 1] - x->offsets[row]);
+  size_t w = vs_type_fixed_width(x->type, 0);
+  return vs_hash64(x->fixed + row * w, w);
+}
+
+typedef struct group_table {
+  size_t *slots;        /* open addressing: group index + 1, 0 = empty */
+  size_t mask;
+  size_t *leader;       /* per group: its first (best) candidate */
+  size_t *last;         /* per group: its last member so far */
+  size_t *members;      /* per group: member count (<= group_size) */
+  size_t *next;         /* per candidate: next member of its group */
+  size_t count;
+} group_table;
+
+static bool group_table_init(group_table *t, size_t n) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  t->mask = cap - 1;
+  t->count = 0;
+  t->slots = vs_calloc(cap, sizeof *t->slots);
+  t->leader = vs_calloc(n + 1, sizeof *t->leader);
+  t->last = vs_calloc(n + 1, sizeof *t->last);
+  t->members = vs_calloc(n + 1, sizeof *t->members);
+  t->next = vs_calloc(n + 1, sizeof *t->next);
+  return t->slots && t->leader && t->last && t->members && t->next;
+}
+
+static void group_table_free(group_table *t) {
+  free(t->slots);
+  free(t->leader);
+  free(t->last);
+  free(t->members);
+  free(t->next);
+}
+
+/* The group of candidate i (created if new). */
+static size_t group_of(const search_job *job, group_table *t, const int64_t *id, size_t i) {
+  size_t h = (size_t)group_hash(job, id[i]) & t->mask;
+  while (t->slots[h] && !same_group(job, id[t->leader[t->slots[h] - 1]], id[i])) h = (h + 1) & t->mask;
+  if (t->slots[h]) return t->slots[h] - 1;
+  size_t g = t->count++;
+  t->slots[h] = g + 1;
+  t->leader[g] = i;
+  return g;
+}
+
 /*
  * Grouping search: walks the candidates best first, keeping at most
- * group_size hits per distinct value of the group field and at most
- * offset + k groups; the first `offset` groups are dropped.  Hits come out
- * group by group (a group's members together, groups in the order of their
- * best hit), as Milvus returns them.  `order` receives candidate indexes.
+ * group_size hits per distinct value of the group field (found through a
+ * hash of the value).  Groups are then taken in the order of their best
+ * hit -- with strict_group_size only the full ones -- skipping `offset`
+ * groups and keeping k.  Hits come out group by group, as Milvus returns
+ * them.  `order` receives candidate indexes; returns their count.
  */
 static size_t group_hits(const search_job *job, const int64_t *id, size_t n, size_t *order) {
-  size_t groups_cap = (size_t)job->offset + job->k_final;
-  size_t *leader = vs_calloc(groups_cap + 1, sizeof *leader);
-  size_t *members = vs_calloc(groups_cap + 1, sizeof *members);
-  size_t *member_of = vs_calloc(n + 1, sizeof *member_of);
-  size_t groups = 0, out = 0;
-  if (!leader || !members || !member_of) goto done;
+  group_table t;
+  size_t out = 0;
+  if (!group_table_init(&t, n)) goto done;
   for (size_t i = 0; i < n; i++) {
-    size_t g = 0;
-    member_of[i] = SIZE_MAX;
-    while (g < groups && !same_group(job, id[leader[g]], id[i])) g++;
-    if (g == groups) {
-      if (groups == groups_cap) continue;
-      leader[groups++] = i;
-    }
-    if (members[g] == job->group_size) continue;
-    members[g]++;
-    member_of[i] = g;
+    size_t g = group_of(job, &t, id, i);
+    t.next[i] = SIZE_MAX;
+    if (t.members[g] == job->group_size) continue;
+    if (t.members[g]++) t.next[t.last[g]] = i;
+    t.last[g] = i;
   }
-  for (size_t g = job->offset; g < groups; g++) {
-    if (job->strict_groups && members[g] < job->group_size) continue;
-    for (size_t i = leader[g]; i < n; i++) {
-      if (member_of[i] == g) order[out++] = i;
+  size_t skipped = 0, taken = 0;
+  for (size_t g = 0; g < t.count && taken < job->k_final; g++) {
+    if (job->strict_groups && t.members[g] < job->group_size) continue;
+    if (skipped < job->offset) {
+      skipped++;
+      continue;
     }
+    taken++;
+    for (size_t i = t.leader[g]; i != SIZE_MAX; i = t.next[i]) order[out++] = i;
   }
 done:
-  free(leader);
-  free(members);
-  free(member_of);
+  group_table_free(&t);
   return out;
 }
 

@@ -327,7 +327,7 @@ static void job_set_text(http_job *job, int status, const char *type,
 /* Serialises an envelope (stolen) into the job's response. */
 static void job_set_envelope(http_job *job, int status, json_t *env) {
   free(job->resp);
-  job->resp = env ? json_dumps(env, JSON_COMPACT) : NULL;
+  job->resp = env ? srv_json_dump(env, NULL) : NULL;
   json_t *code = json_object_get(env, "code");
   job->code = json_is_integer(code) ? (int)json_integer_value(code) : -1;
   json_decref(env);

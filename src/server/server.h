@@ -316,6 +316,9 @@ json_t *srv_render_row(const srv_request *req, const vs_rows *rows,
                        size_t row);
 /* An Int64 value rendered per req->int64_as_number. */
 json_t *srv_render_int64(const srv_request *req, int64_t v);
+/* Compact JSON text of a tree, numbers written as Go writes them (shortest
+ * round-trip reals); malloc'd, NULL on failure (json_out.c). */
+char *srv_json_dump(const json_t *value, size_t *len);
 /* A float32 as the double nearest its shortest decimal text (null for
  * NaN/Inf); distances and Float fields. */
 json_t *srv_render_float(float f);
