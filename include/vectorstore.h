@@ -262,6 +262,13 @@ vs_status vs_flush(vs_db *db, const char *collection);
  * every segment with a deleted row if `force`).  Online: searches continue. */
 vs_status vs_compact(vs_db *db, const char *collection, int force);
 
+/* Raises a field's limits: max_length of a VarChar field (or of an Array's
+ * VarChar elements) and max_capacity of an Array field; 0 keeps a limit.
+ * Limits only grow, so every stored value stays valid; a smaller value is
+ * VS_ERR_INVALID.  (Milvus: collections/fields/alter_properties.) */
+vs_status vs_alter_field(vs_db *db, const char *collection, const char *field,
+                         uint32_t max_length, uint32_t max_capacity);
+
 /* ------------------------------------------------------------- partitions */
 
 vs_status vs_create_partition(vs_db *db, const char *collection,

@@ -315,3 +315,54 @@ vs_status vs_describe_collection(vs_db *db, const char *name, char **json) {
   });
   return st;
 }
+
+/* ---------------------------------------------------------- field limits */
+
+/* Checks one limit change: 0 keeps it; it may only grow, up to `cap`. */
+static vs_status check_raise(const vs_field *f, const char *what, uint32_t old, uint32_t want,
+                             uint32_t cap) {
+  if (want == 0 || want == old) return VS_OK;
+  if (old == 0) return vs_fail(VS_ERR_INVALID, "field '%s' (%s) has no %s", f->name, vs_type_name(f->type), what);
+  if (want < old) {
+    return vs_fail(VS_ERR_INVALID, "field '%s': %s can only grow (%u -> %u would invalidate stored values)",
+                   f->name, what, old, want);
+  }
+  if (want > cap) return vs_fail(VS_ERR_INVALID, "field '%s': %s %u exceeds %u", f->name, what, want, cap);
+  return VS_OK;
+}
+
+static vs_status alter_field_locked(vs_collection *c, const char *field, uint32_t max_length,
+                                    uint32_t max_capacity) {
+  int i = field ? vs_schema_index(c->schema, field) : -1;
+  if (i < 0) {
+    return vs_fail(VS_ERR_FIELD_NOT_FOUND, "field '%s' not found in collection '%s'", field ? field : "(null)",
+                   c->name);
+  }
+  vs_field *f = &c->schema->fields[i];
+  vs_status st = check_raise(f, "max_length", f->max_length, max_length, VS_MAX_VARCHAR);
+  if (st == VS_OK) st = check_raise(f, "max_capacity", f->max_capacity, max_capacity, VS_MAX_ARRAY_CAPACITY);
+  if (st != VS_OK) return st;
+  uint32_t old_length = f->max_length, old_capacity = f->max_capacity;
+  if (max_length) f->max_length = max_length;
+  if (max_capacity) f->max_capacity = max_capacity;
+  st = vs_collection_write_manifest(c);
+  if (st != VS_OK) {
+    f->max_length = old_length;
+    f->max_capacity = old_capacity;
+  }
+  return st;
+}
+
+vs_status vs_alter_field(vs_db *db, const char *collection, const char *field, uint32_t max_length,
+                         uint32_t max_capacity) {
+  vs_status st = VS_OK;
+  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
+  WITH_COLLECTION(db, collection, c, {
+    pthread_mutex_lock(&c->maintenance);
+    pthread_rwlock_wrlock(&c->lock);
+    st = alter_field_locked(c, field, max_length, max_capacity);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->maintenance);
+  });
+  return st;
+}

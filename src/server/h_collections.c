@@ -958,6 +958,76 @@ static void h_drop_properties(srv_request *req) {
   free(e.drop);
 }
 
+/* ------------------------------------------------------- field changes */
+
+/* A fieldParams value as a limit: a number or a numeric string, 1..2^32-1. */
+static bool limit_param(srv_request *req, json_t *v, const char *key, uint32_t *out) {
+  long long n = -1;
+  if (json_is_integer(v)) {
+    n = json_integer_value(v);
+  } else if (json_is_string(v)) {
+    char *end = NULL;
+    n = strtoll(json_string_value(v), &end, 10);
+    if (end == json_string_value(v) || *end) n = -1;
+  }
+  if (n < 1 || n > (long long)UINT32_MAX) {
+    srv_reply_error(req, SRV_CODE_INVALID, "invalid parameter: fieldParams.%s must be a positive integer", key);
+    return false;
+  }
+  *out = (uint32_t)n;
+  return true;
+}
+
+/*
+ * collections/fields/alter_properties: max_length (VarChar, Array of
+ * VarChar) and max_capacity (Array) may grow (vs_alter_field); mmap.enabled
+ * is accepted and has no effect (segments are always mmap'd).
+ */
+static void h_alter_field(srv_request *req) {
+  srv_target t;
+  const char *field = NULL;
+  if (!srv_resolve(req, "collectionName", false, &t) || !srv_require_string(req, "fieldName", &field)) return;
+  json_t *params = srv_get(req, "fieldParams");
+  if (!json_is_object(params)) {
+    srv_reply_error(req, SRV_CODE_REQUIRED,
+                    "missing required parameters, error: Key: 'FieldPropertiesReq.FieldParams' "
+                    "Error:Field validation for 'FieldParams' failed on the 'required' tag");
+    return;
+  }
+  uint32_t max_length = 0, max_capacity = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(params, key, v) {
+    if (strcmp(key, "max_length") == 0) {
+      if (!limit_param(req, v, key, &max_length)) return;
+    } else if (strcmp(key, "max_capacity") == 0) {
+      if (!limit_param(req, v, key, &max_capacity)) return;
+    } else if (strcmp(key, "mmap.enabled") != 0) {
+      srv_reply_error(req, SRV_CODE_INVALID,
+                      "invalid parameter: field property %s cannot be altered (max_length, max_capacity, "
+                      "mmap.enabled)", key);
+      return;
+    }
+  }
+  vs_status st = vs_alter_field(t.db, t.name, field, max_length, max_capacity);
+  if (st != VS_OK) {
+    srv_reply_status(req, st);
+    return;
+  }
+  srv_reply_ok(req, NULL);
+}
+
+/* collections/fields/add [2.6]: the engine cannot add a column to sealed
+ * segments yet; say so rather than 404 (which the SDK turns into an
+ * exception with no message). */
+static void h_add_field(srv_request *req) {
+  srv_target t;
+  if (!srv_resolve(req, "collectionName", false, &t)) return;
+  srv_reply_error(req, SRV_CODE_INVALID,
+                  "invalid parameter: adding a field to an existing collection is not supported yet by this "
+                  "server");
+}
+
 /* ------------------------------------------------------ flush / compact */
 
 static void h_flush(srv_request *req) {
@@ -1027,5 +1097,7 @@ const srv_route srv_routes_collections[] = {
     {"/collections/flush", h_flush, "Collection", "Flush"},
     {"/collections/compact", h_compact, "Collection", "Compaction"},
     {"/collections/get_compaction_state", h_get_compaction_state, "Collection", "GetCompactionState"},
+    {"/collections/fields/alter_properties", h_alter_field, "Global", "AlterCollectionField"},
+    {"/collections/fields/add", h_add_field, "Global", "AddCollectionField"},
     {NULL, NULL, NULL, NULL},
 };

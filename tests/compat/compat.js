@@ -1028,13 +1028,16 @@ async function customWrites(t) {
     assert.ok(['Executing', 'Completed', 'UndefiedState'].includes(st.state), `state: ${show(st)}`);
   }, { needs: ['custom'] });
 
-  await step(s('custom: fields/add a nullable field; old rows read null'), async () => {
-    ok(await c.addCollectionField({ collectionName: C, schema: { fieldName: 'added', dataType: 'Int32', nullable: true } }), 'add field');
-    const d = ok(await c.describeCollection({ collectionName: C }), 'describe');
-    const f = d.fields.find((x) => x.name === 'added');
-    assert.ok(f && f.type === 'Int32' && f.nullable === true, `field: ${show(f)}`);
-    const got = ok(await c.get({ collectionName: C, id: 2, outputFields: ['added'] }), 'get');
-    assert.deepEqual(got, [{ pk: '2', added: null }]);
+  /* Documented deviation (docs/rest-api.md): Milvus 2.6 can add a
+   * nullable field to a collection; this server cannot yet.  It must say so
+   * with code 1100 (not a 404, on which the SDK throws) and change nothing. */
+  await step(s('custom: fields/add is refused with 1100 and changes nothing (documented deviation)'), async () => {
+    const before = ok(await c.describeCollection({ collectionName: C }), 'describe');
+    const r = await c.addCollectionField({ collectionName: C, schema: { fieldName: 'added', dataType: 'Int32', nullable: true } });
+    assert.equal(r.code, 1100, `add field: ${show(r)}`);
+    assert.match(r.message, /not supported yet/);
+    const after = ok(await c.describeCollection({ collectionName: C }), 'describe');
+    assert.deepEqual(after.fields, before.fields);
   }, { needs: ['custom', 'customdata'] });
 }
 
