@@ -506,7 +506,10 @@ vs_status vs_hybrid_search(vs_db *db, const char *collection,
 /* --------------------------------------------------------------- indexes */
 
 /*
- * One index per vector field (`field` NULL = the only vector field).  Types:
+ * One index per field (`field` NULL = the only vector field).  Scalar
+ * fields take "INVERTED", "STL_SORT", "BITMAP" or "AUTOINDEX" (filters then
+ * use them, docs/indexes.md); a JSON field needs {"json_path":"meta[\"k\"]",
+ * "json_cast_type":"double|varchar|bool"}.  Vector types:
  * "FLAT", "HNSW", "HNSW_SQ8", "IVF_FLAT", "IVF_SQ8", "IVF_PQ" and
  * "AUTOINDEX" (see docs/indexes.md for what it picks).  Build params as a
  * JSON object: {"M":16,"efConstruction":200} (HNSW*), {"nlist":128}

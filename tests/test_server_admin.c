@@ -259,10 +259,10 @@ static void test_index_errors(void **state) {
   expect_code(1802, "indexes/create", "{\"indexParams\":[{\"fieldName\":\"v\"}]}");
   expect_code(100, "indexes/create", "{\"collectionName\":\"ghost\",\"indexParams\":[{\"fieldName\":\"v\"}]}");
   expect_code(1700, "indexes/create", "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"nope\"}]}");
-  expect_message(1100, "not supported yet", "indexes/create",
-                 "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"tag\",\"indexType\":\"INVERTED\"}]}");
-  expect_message(1100, "not supported yet", "indexes/create",
-                 "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"id\",\"indexType\":\"STL_SORT\"}]}");
+  expect_message(1100, "STL_SORT needs a numeric field", "indexes/create",
+                 "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"tag\",\"indexType\":\"STL_SORT\"}]}");
+  expect_message(1100, "unknown index type", "indexes/create",
+                 "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"tag\",\"indexType\":\"TRIE\"}]}");
   expect_code(1100, "indexes/create",
               "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"v\",\"indexType\":\"NO_SUCH\"}]}");
   expect_code(1802, "indexes/describe", "{\"collectionName\":\"ie\"}");
@@ -286,6 +286,45 @@ static void test_index_errors(void **state) {
   assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "data"), 0), "metricType")),
                       "L2");
   json_decref(r);
+}
+
+/* Scalar indexes: INVERTED / STL_SORT / BITMAP / AUTOINDEX on scalar
+ * fields, a JSON path index, describe and drop. */
+static void test_scalar_indexes(void **state) {
+  (void)state;
+  expect_code(0, "collections/create",
+              "{\"collectionName\":\"sx\",\"schema\":{\"fields\":["
+              "{\"fieldName\":\"id\",\"dataType\":\"Int64\",\"isPrimary\":true},"
+              "{\"fieldName\":\"tag\",\"dataType\":\"VarChar\",\"elementTypeParams\":{\"max_length\":16}},"
+              "{\"fieldName\":\"ok\",\"dataType\":\"Bool\"},"
+              "{\"fieldName\":\"meta\",\"dataType\":\"JSON\"},"
+              "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]}}");
+  expect_code(0, "indexes/create",
+              "{\"collectionName\":\"sx\",\"indexParams\":[{\"fieldName\":\"tag\",\"indexName\":\"tag_idx\","
+              "\"indexType\":\"INVERTED\"},{\"fieldName\":\"id\",\"indexType\":\"STL_SORT\"},"
+              "{\"fieldName\":\"ok\",\"indexType\":\"AUTOINDEX\"}]}");
+  expect_message(1100, "json_path", "indexes/create",
+                 "{\"collectionName\":\"sx\",\"indexParams\":[{\"fieldName\":\"meta\",\"indexType\":\"INVERTED\"}]}");
+  expect_code(0, "indexes/create",
+              "{\"collectionName\":\"sx\",\"indexParams\":[{\"fieldName\":\"meta\",\"indexType\":\"INVERTED\","
+              "\"params\":{\"json_path\":\"meta[\\\"a\\\"]\",\"json_cast_type\":\"double\"}}]}");
+  json_t *d = data_of("indexes/list", "{\"collectionName\":\"sx\"}");
+  assert_true(list_has(d, "tag_idx"));
+  assert_true(list_has(d, "id"));
+  assert_true(list_has(d, "ok"));
+  assert_true(list_has(d, "meta"));
+  json_decref(d);
+  d = data_of("indexes/describe", "{\"collectionName\":\"sx\",\"indexName\":\"tag_idx\"}");
+  json_t *one = json_array_get(d, 0);
+  assert_string_equal(json_string_value(json_object_get(one, "indexType")), "INVERTED");
+  assert_string_equal(json_string_value(json_object_get(one, "fieldName")), "tag");
+  assert_string_equal(json_string_value(json_object_get(one, "metricType")), "");
+  json_decref(d);
+  expect_code(0, "collections/release", "{\"collectionName\":\"sx\"}");
+  expect_code(0, "indexes/drop", "{\"collectionName\":\"sx\",\"indexName\":\"tag_idx\"}");
+  d = data_of("indexes/list", "{\"collectionName\":\"sx\"}");
+  assert_false(list_has(d, "tag_idx"));
+  json_decref(d);
 }
 
 /* --------------------------------------------------------------- aliases */
@@ -586,6 +625,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_partitions), cmocka_unit_test(test_partition_errors),
       cmocka_unit_test(test_indexes),    cmocka_unit_test(test_index_errors),
+      cmocka_unit_test(test_scalar_indexes),
       cmocka_unit_test(test_aliases),    cmocka_unit_test(test_databases),
       cmocka_unit_test(test_restart_keeps_metadata), cmocka_unit_test(test_concurrent_metadata_edits),
       cmocka_unit_test(test_metadata_on_disk),

@@ -167,6 +167,47 @@ typedef struct vs_partition {
   char *name;
 } vs_partition;
 
+/* ------------------------------------------------------ scalar indexes */
+
+/* scalar_index.c: INVERTED / STL_SORT / BITMAP indexes of scalar fields,
+ * built in memory per sealed segment by the background builder. */
+typedef enum vs_scalar_kind {
+  VS_SCALAR_NONE = 0,
+  VS_SCALAR_INVERTED = 1,
+  VS_SCALAR_STL_SORT = 2,
+  VS_SCALAR_BITMAP = 3
+} vs_scalar_kind;
+
+/* json_cast_type of a JSON path index: which JSON values it holds. */
+typedef enum vs_json_cast {
+  VS_CAST_NONE = 0,
+  VS_CAST_DOUBLE = 1,        /* numbers */
+  VS_CAST_VARCHAR = 2,       /* strings */
+  VS_CAST_BOOL = 3           /* true/false */
+} vs_json_cast;
+
+struct vs_ixstep;
+struct vs_ixleaf;
+struct vs_expr;
+typedef struct vs_scalar_index vs_scalar_index;
+
+/* What a scalar index definition asks for (parsed from type + params). */
+typedef struct vs_scalar_def {
+  vs_scalar_kind kind;
+  vs_json_cast cast;
+  char *json_path;           /* JSON field: as given, e.g. meta["a"]["b"] */
+  struct vs_ixstep *steps;   /* json_path parsed (keys point into keys) */
+  size_t nsteps;
+  char *keys;
+  uint32_t bitmap_limit;     /* BITMAP: most distinct values per segment */
+} vs_scalar_def;
+
+/* One built scalar index: of sealed segment `segment_id`. */
+typedef struct vs_scalar_built {
+  uint64_t segment_id;
+  vs_scalar_index *index;
+} vs_scalar_built;
+
 /* The index defined on one vector field (by vs_create_index). */
 typedef struct vs_index_def {
   bool defined;
@@ -177,6 +218,12 @@ typedef struct vs_index_def {
   uint32_t generation;       /* bumps on create/rebuild; never reused */
   char *fail_reason;         /* last build failure, or NULL */
   uint64_t build_ns;         /* total build time of this generation */
+  /* scalar fields (then `type` and `build` are unused) */
+  bool scalar;
+  vs_scalar_def sdef;
+  vs_scalar_built *built;    /* per sealed segment, sorted by segment id;
+                                changed under the write lock */
+  size_t built_count;
 } vs_index_def;
 
 typedef struct vs_collection {
@@ -286,6 +333,51 @@ vs_status vs_index_parse_search(const char *json, vs_index_search_params *out);
 vs_status vs_index_check_range(vs_metric metric, const vs_index_search_params *p);
 /* The active index of field `field` of a sealed segment, or NULL. */
 const vs_index *vs_segment_active_index(const vs_segment *seg, int field);
+
+/* scalar_index.c */
+/* True for INVERTED, STL_SORT and BITMAP (any case). */
+bool vs_scalar_type_name(const char *name);
+const char *vs_scalar_kind_name(vs_scalar_kind kind);
+/* Checks `type_name` (INVERTED/STL_SORT/BITMAP/AUTOINDEX) and params
+ * (json_path, json_cast_type, bitmap_cardinality_limit) against field `f`
+ * and fills *out; AUTOINDEX resolves to a kind by field type. */
+vs_status vs_scalar_def_parse(const vs_field *f, const char *type_name, const char *params_json,
+                              vs_scalar_def *out);
+void vs_scalar_def_free(vs_scalar_def *def);
+/* Builds the index of one sealed segment column (no lock needed: sealed
+ * columns are immutable).  `segment_id` only names it in messages. */
+vs_status vs_scalar_index_build(const vs_scalar_def *def, const vs_field *f, const vs_colview *col,
+                                size_t rows, uint64_t segment_id, vs_scalar_index **out);
+void vs_scalar_index_free(vs_scalar_index *ix);
+size_t vs_scalar_index_memory(const vs_scalar_index *ix);
+size_t vs_scalar_index_keys(const vs_scalar_index *ix);
+/* Answers a leaf (see expr/indexable.h) from the index; false when the
+ * index cannot (e.g. a string constant against a numeric JSON index). */
+bool vs_scalar_index_answer(const vs_scalar_index *ix, const vs_scalar_def *def, const vs_field *f,
+                            const struct vs_ixleaf *leaf, vs_bitset *out);
+/* The definition's index of sealed segment `segment_id`, or NULL (under
+ * the read lock). */
+vs_scalar_index *vs_scalar_lookup(const vs_index_def *d, uint64_t segment_id);
+/* Under the write lock: keeps `ix` as the index of `segment_id`, and
+ * frees the indexes of segments no longer sealed in `c`. */
+vs_status vs_scalar_attach(const vs_collection *c, vs_index_def *d, uint64_t segment_id, vs_scalar_index *ix);
+/* Frees every built index of the definition. */
+void vs_scalar_detach_all(vs_index_def *d);
+
+/* filter.c: how vs_filter_segment_in produced a segment's bitset. */
+typedef struct vs_filter_info {
+  const char *method;        /* "none" (no filter), "scan", "scalar_index"
+                                (answered wholly by indexes), or
+                                "scalar_index+scan" (indexes narrowed the
+                                rows, the filter was evaluated on those) */
+  size_t estimate;           /* rows the indexes say may pass (before
+                                tombstones); the scan's count otherwise */
+} vs_filter_info;
+/* vs_filter_segment, answering from the collection's scalar indexes when
+ * the filter allows; the result is always identical.  `info` may be NULL.
+ * Under the read lock. */
+vs_status vs_filter_segment_in(const vs_collection *c, const struct vs_expr *expr, const vs_segment *seg,
+                               vs_bitset *pass, size_t *count, vs_filter_info *info);
 
 /* read.c: output fields of get and search. */
 typedef struct vs_output_plan {

@@ -10,6 +10,18 @@
  * "this row is live and passes".  Query, count, delete-by-filter and
  * filtered search all start from it; the search optimizer reads the count
  * to choose between an exact scan of the passing rows and the ANN index.
+ *
+ * vs_filter_segment_in first asks the collection's scalar indexes
+ * (scalar_index.c) through expr/indexable.c: a sealed segment whose
+ * filter is wholly an AND/OR of indexed `field op constant` leaves gets
+ * its bitset from the indexes in O(matching rows), without evaluating a
+ * row; when only some top-level AND terms are indexed, their answer is a
+ * superset of the result, and the filter is evaluated only over the
+ * runs of 64-row words that hold a candidate.  The result is always the one
+ * plain evaluation gives (tests/test_scalar_index.c checks this on random
+ * data and predicates); `info` says which way it was produced and the
+ * estimate (the indexes' candidate count), for the search profile.
+ * Growing segments are never indexed: their rows are evaluated.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +29,7 @@
 
 #include "engine/engine_internal.h"
 #include "expr/expr.h"
+#include "expr/indexable.h"
 
 uint64_t vs_now_us(void) {
   struct timespec ts;
@@ -54,6 +67,14 @@ static void set_all(vs_bitset *b) {
   if (b->nbits % 64) b->words[words - 1] = ((uint64_t)1 << (b->nbits % 64)) - 1;
 }
 
+static void drop_deleted(const vs_segment *seg, vs_bitset *pass) {
+  if (!seg->deleted_count) return;
+  size_t words = (seg->rows + 63) / 64;
+  for (size_t w = 0; w < words && w < (seg->deleted.nbits + 63) / 64; w++) {
+    pass->words[w] &= ~seg->deleted.words[w];
+  }
+}
+
 vs_status vs_filter_segment(const struct vs_expr *expr, const vs_segment *seg, vs_bitset *pass,
                             size_t *count) {
   vs_status st = vs_bitset_init(pass, seg->rows);
@@ -63,12 +84,78 @@ vs_status vs_filter_segment(const struct vs_expr *expr, const vs_segment *seg, v
   } else {
     set_all(pass);
   }
-  if (seg->deleted_count) {
-    size_t words = (seg->rows + 63) / 64;
-    for (size_t w = 0; w < words && w < (seg->deleted.nbits + 63) / 64; w++) {
-      pass->words[w] &= ~seg->deleted.words[w];
+  drop_deleted(seg, pass);
+  *count = vs_bitset_count(pass);
+  return VS_OK;
+}
+
+/* ------------------------------------------------------ scalar indexes */
+
+typedef struct leaf_ctx {
+  const vs_collection *c;
+  const vs_segment *seg;
+} leaf_ctx;
+
+/* vs_ixleaf_fn: answers a leaf from the scalar index of its field in this
+ * segment, if there is one. */
+static bool answer_leaf(void *arg, const vs_ixleaf *leaf, vs_bitset *out) {
+  const leaf_ctx *ctx = arg;
+  const vs_collection *c = ctx->c;
+  if (leaf->column < 0 || (size_t)leaf->column >= c->schema->field_count || !c->index_defs) return false;
+  const vs_index_def *d = &c->index_defs[leaf->column];
+  if (!d->defined || !d->scalar) return false;
+  const vs_scalar_index *ix = vs_scalar_lookup(d, ctx->seg->id);
+  return ix && vs_scalar_index_answer(ix, &d->sdef, &c->schema->fields[leaf->column], leaf, out);
+}
+
+/* Evaluates the filter only on the runs of 64-row words that hold a
+ * candidate, then keeps the candidates that pass. */
+static void eval_candidates(const vs_expr *expr, const vs_segment *seg, const vs_bitset *cand, vs_bitset *pass) {
+  size_t words = (seg->rows + 63) / 64;
+  for (size_t w = 0; w < words;) {
+    if (!cand->words[w]) {
+      w++;
+      continue;
     }
+    size_t end = w + 1;
+    while (end < words && cand->words[end]) end++;
+    vs_expr_eval(expr, seg->views, w * 64, VS_MIN(seg->rows, end * 64), pass);
+    w = end;
   }
+  for (size_t w = 0; w < words; w++) pass->words[w] &= cand->words[w];
+}
+
+vs_status vs_filter_segment_in(const vs_collection *c, const struct vs_expr *expr, const vs_segment *seg,
+                               vs_bitset *pass, size_t *count, vs_filter_info *info) {
+  vs_filter_info local;
+  if (!info) info = &local;
+  info->method = expr ? "scan" : "none";
+  vs_bitset cand = {0};
+  vs_ix_result r = VS_IX_NONE;
+  if (expr && seg->sealed && seg->rows) {
+    leaf_ctx ctx = {c, seg};
+    r = vs_expr_index_eval(expr, seg->rows, answer_leaf, &ctx, &cand);
+  }
+  if (r == VS_IX_NONE) {
+    vs_status st = vs_filter_segment(expr, seg, pass, count);
+    info->estimate = *count;
+    return st;
+  }
+  info->estimate = vs_bitset_count(&cand);
+  if (r == VS_IX_EXACT) {
+    info->method = "scalar_index";
+    *pass = cand;
+  } else {
+    info->method = "scalar_index+scan";
+    vs_status st = vs_bitset_init(pass, seg->rows);
+    if (st != VS_OK) {
+      vs_bitset_free(&cand);
+      return st;
+    }
+    eval_candidates(expr, seg, &cand, pass);
+    vs_bitset_free(&cand);
+  }
+  drop_deleted(seg, pass);
   *count = vs_bitset_count(pass);
   return VS_OK;
 }

@@ -7,6 +7,10 @@
  * builds themselves happen in the background (indexer.c).  Milvus's rules:
  * one index per vector field; creating the same index again succeeds,
  * a different one fails; dropping an index that does not exist succeeds.
+ * The same calls define scalar indexes (INVERTED, STL_SORT, BITMAP,
+ * AUTOINDEX on a scalar field; scalar_index.c): their definition lives in
+ * the MANIFEST beside the vector ones, their per-segment structures in
+ * memory (vs_index_def.built), built by the background builder.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +30,9 @@ static vs_status resolve_field(const vs_collection *c, const char *field, int *o
   }
   *out = vs_schema_index(c->schema, field);
   if (*out < 0) return vs_fail(VS_ERR_FIELD_NOT_FOUND, "field '%s' is not in collection '%s'", field, c->name);
-  if (c->schema->fields[*out].type != VS_TYPE_FLOAT_VECTOR) {
-    return vs_fail(VS_ERR_UNSUPPORTED, "field '%s' is not a vector field; scalar indexes are not supported yet",
-                   field);
+  vs_type t = c->schema->fields[*out].type;
+  if (t == VS_TYPE_ARRAY) {
+    return vs_fail(VS_ERR_UNSUPPORTED, "field '%s' is an Array field; Array fields cannot be indexed yet", field);
   }
   return VS_OK;
 }
@@ -68,13 +72,42 @@ static void remove_files(const vs_collection *c, char **files, size_t n) {
   free(files);
 }
 
-/* Sets definition f to (type, params) with a new generation. */
+static const char *def_type_name(const vs_index_def *d) {
+  return d->scalar ? vs_scalar_kind_name(d->sdef.kind) : vs_index_type_name(d->type);
+}
+
+static void free_def(vs_index_def *d) {
+  free(d->params_json);
+  free(d->requested_type);
+  free(d->fail_reason);
+  vs_scalar_def_free(&d->sdef);
+  vs_scalar_detach_all(d);
+}
+
+/* Parses (type, params) for field f into *next: a vector index build or
+ * a scalar index definition. */
+static vs_status parse_def(const vs_collection *c, int f, const char *type_name, const char *params,
+                           vs_index_def *next) {
+  const vs_field *field = &c->schema->fields[f];
+  if (field->type == VS_TYPE_FLOAT_VECTOR) {
+    return vs_index_parse_build(type_name, params, field->metric, &next->type, &next->build);
+  }
+  next->scalar = true;
+  return vs_scalar_def_parse(field, type_name, params, &next->sdef);
+}
+
+/* Sets definition f to (type, params) with a new generation.  A scalar
+ * definition's built indexes go with the old definition (the builder
+ * makes new ones; filters are evaluated meanwhile). */
 static vs_status define(vs_collection *c, int f, const char *type_name, const char *params) {
   vs_index_def next = {0};
   char *canonical = NULL;
-  vs_status st = vs_index_parse_build(type_name, params, c->schema->fields[f].metric, &next.type, &next.build);
+  vs_status st = parse_def(c, f, type_name, params, &next);
   if (st == VS_OK) st = canonical_params(params, &canonical);
-  if (st != VS_OK) return st;
+  if (st != VS_OK) {
+    vs_scalar_def_free(&next.sdef);
+    return st;
+  }
   vs_index_def *d = &c->index_defs[f];
   vs_index_def old = *d;
   next.defined = true;
@@ -83,19 +116,17 @@ static vs_status define(vs_collection *c, int f, const char *type_name, const ch
   next.generation = c->next_index_generation++;
   if (!next.requested_type) {
     free(canonical);
+    vs_scalar_def_free(&next.sdef);
     return vs_fail(VS_ERR_NOMEM, "out of memory");
   }
   *d = next;
   st = vs_collection_write_manifest(c);
   if (st != VS_OK) {
     *d = old;
-    free(next.params_json);
-    free(next.requested_type);
+    free_def(&next);
     return st;
   }
-  free(old.params_json);
-  free(old.requested_type);
-  free(old.fail_reason);
+  free_def(&old);
   return VS_OK;
 }
 
@@ -136,10 +167,11 @@ static vs_status create_locked(vs_collection *c, const char *field, const char *
   if (d->defined) {
     if (same_definition(d, type, params)) return VS_OK;
     return vs_fail(VS_ERR_EXISTS, "field '%s' already has a %s index; drop it or rebuild it to change it",
-                   c->schema->fields[f].name, vs_index_type_name(d->type));
+                   c->schema->fields[f].name, def_type_name(d));
   }
   vs_metric old = c->schema->fields[f].metric, wanted;
-  if (requested_metric(params, &wanted)) c->schema->fields[f].metric = wanted;
+  bool vector = c->schema->fields[f].type == VS_TYPE_FLOAT_VECTOR;
+  if (vector && requested_metric(params, &wanted)) c->schema->fields[f].metric = wanted;
   st = define(c, f, type, params);
   if (st != VS_OK) c->schema->fields[f].metric = old;
   return st;
@@ -181,9 +213,7 @@ static vs_status drop_locked(vs_collection *c, const char *field) {
   st = vs_collection_write_manifest(c);
   if (st == VS_OK) {
     remove_files(c, files, n);
-    free(old.params_json);
-    free(old.requested_type);
-    free(old.fail_reason);
+    free_def(&old);
   } else {
     c->index_defs[f] = old; /* segments fall back to exact search until rebuilt */
     for (size_t i = 0; i < n; i++) free(files[i]);
@@ -241,12 +271,28 @@ static void state_of(const vs_collection *c, int f, index_state *s) {
     const vs_segment *seg = c->sealed[i];
     const vs_segment_index *si = &seg->indexes[f];
     s->sealed_segments++;
-    if (seg->rows == 0 || (si->active && si->active_generation == d->generation)) {
+    bool ready = d->scalar ? vs_scalar_lookup(d, seg->id) != NULL
+                           : si->active && si->active_generation == d->generation;
+    if (seg->rows == 0 || ready) {
       s->ready_segments++;
       s->indexed_rows += seg->rows - seg->deleted_count;
     }
   }
   s->finished = s->ready_segments == s->sealed_segments;
+}
+
+/* Scalar definitions: the JSON path, and the built indexes' sizes. */
+static void add_scalar_facts(json_t *o, const vs_index_def *d) {
+  size_t bytes = 0, keys = 0;
+  for (size_t i = 0; i < d->built_count; i++) {
+    bytes += vs_scalar_index_memory(d->built[i].index);
+    keys += vs_scalar_index_keys(d->built[i].index);
+  }
+  static const char *const casts[] = {"", "double", "varchar", "bool"};
+  if (d->sdef.json_path) json_object_set_new(o, "jsonPath", json_string(d->sdef.json_path));
+  if (d->sdef.json_path) json_object_set_new(o, "jsonCastType", json_string(casts[d->sdef.cast]));
+  json_object_set_new(o, "memoryBytes", json_integer((json_int_t)bytes));
+  json_object_set_new(o, "distinctKeys", json_integer((json_int_t)keys));
 }
 
 static json_t *describe_json(const vs_collection *c, int f, uint64_t done, uint64_t total) {
@@ -257,14 +303,15 @@ static json_t *describe_json(const vs_collection *c, int f, uint64_t done, uint6
   const char *state = d->fail_reason ? "Failed" : s.finished ? "Finished" : "InProgress";
   json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:I,s:I,s:I,s:i,s:i,s:I,s:I,s:f}", "fieldName",
                         c->schema->fields[f].name, "indexName", c->schema->fields[f].name, "indexType",
-                        vs_index_type_name(d->type), "requestedType", d->requested_type, "params",
+                        def_type_name(d), "requestedType", d->requested_type, "params",
                         json_loads(d->params_json, 0, &err), "state", state, "indexedRows",
                         (json_int_t)s.indexed_rows, "totalRows", (json_int_t)s.total_rows, "pendingRows",
                         (json_int_t)(s.total_rows - VS_MIN(s.total_rows, s.indexed_rows)), "indexedSegments",
                         (int)s.ready_segments, "sealedSegments", (int)s.sealed_segments,
                         "buildRowsDone", (json_int_t)done, "buildRowsTotal", (json_int_t)total,
                         "buildSeconds", (double)d->build_ns / 1e9);
-  if (o) json_object_set_new(o, "metricType", json_string(vs_metric_name(c->schema->fields[f].metric)));
+  if (o && !d->scalar) json_object_set_new(o, "metricType", json_string(vs_metric_name(c->schema->fields[f].metric)));
+  if (o && d->scalar) add_scalar_facts(o, d);
   if (o && d->fail_reason) json_object_set_new(o, "failReason", json_string(d->fail_reason));
   return o;
 }

@@ -14,6 +14,12 @@
  * `make bench-ann`, with a quarter of HNSW's vector memory for traversal.
  * The definition keeps "AUTOINDEX" as the requested type so describe can
  * show both.
+ *
+ * Scalar index definitions (INVERTED, STL_SORT, BITMAP; scalar_index.c
+ * parses their params) share the MANIFEST's "indexes" list: {"field",
+ * "type" (the resolved kind), "requested", "params", "generation"}, the
+ * same keys as vector definitions, so MANIFESTs from before scalar indexes
+ * read unchanged.  A scalar entry is told apart by its field's type.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -159,8 +165,9 @@ void *vs_index_defs_to_json(const vs_collection *c) {
     const vs_index_def *d = &c->index_defs[f];
     if (!d->defined) continue;
     json_t *params = json_loads(d->params_json ? d->params_json : "{}", 0, &err);
+    const char *type = d->scalar ? vs_scalar_kind_name(d->sdef.kind) : vs_index_type_name(d->type);
     json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:o,s:i}", "field", c->schema->fields[f].name,
-                                          "type", vs_index_type_name(d->type), "requested",
+                                          "type", type, "requested",
                                           d->requested_type, "params", params ? params : json_object(),
                                           "generation", (int)d->generation));
   }
@@ -174,16 +181,25 @@ static vs_status load_def(vs_collection *c, json_t *o) {
   json_t *params = json_object_get(o, "params");
   json_t *gen = json_object_get(o, "generation");
   int f = field ? vs_schema_index(c->schema, field) : -1;
-  if (f < 0 || c->schema->fields[f].type != VS_TYPE_FLOAT_VECTOR || !type || !requested ||
-      !json_is_object(params) || !json_is_integer(gen) || json_integer_value(gen) < 1 ||
-      json_integer_value(gen) >= (json_int_t)UINT32_MAX) {
+  if (f < 0 || !type || !requested || !json_is_object(params) || !json_is_integer(gen) ||
+      json_integer_value(gen) < 1 || json_integer_value(gen) >= (json_int_t)UINT32_MAX ||
+      c->index_defs[f].defined) {
     return vs_fail(VS_ERR_CORRUPT, "MANIFEST in %s: bad index definition", c->dir);
   }
   vs_index_def *d = &c->index_defs[f];
+  const vs_field *fd = &c->schema->fields[f];
   char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
   vs_index_type parsed;
-  vs_status st = vs_index_type_from_name(type, &parsed);
-  if (st == VS_OK) st = vs_index_parse_build(type, text, c->schema->fields[f].metric, &d->type, &d->build);
+  vs_status st = VS_OK;
+  if (fd->type == VS_TYPE_FLOAT_VECTOR) {
+    st = vs_index_type_from_name(type, &parsed);
+    if (st == VS_OK) st = vs_index_parse_build(type, text, fd->metric, &d->type, &d->build);
+  } else {
+    /* a scalar index (MANIFESTs written since scalar indexes exist) */
+    st = vs_scalar_type_name(type) ? vs_scalar_def_parse(fd, type, text, &d->sdef)
+                                   : vs_fail(VS_ERR_CORRUPT, "unknown scalar index type '%s'", type);
+    d->scalar = true;
+  }
   if (st != VS_OK || !text) {
     free(text);
     return vs_fail(VS_ERR_CORRUPT, "MANIFEST in %s: index definition of '%s': %s", c->dir, field,
@@ -218,6 +234,8 @@ void vs_index_defs_free(vs_collection *c) {
     free(c->index_defs[f].params_json);
     free(c->index_defs[f].requested_type);
     free(c->index_defs[f].fail_reason);
+    vs_scalar_def_free(&c->index_defs[f].sdef);
+    vs_scalar_detach_all(&c->index_defs[f]);
   }
   free(c->index_defs);
   c->index_defs = NULL;

@@ -25,6 +25,13 @@
  * A build that fails records the reason on the definition and is not
  * retried until the next rebuild.
  *
+ * Scalar indexes (scalar_index.c) go through the same scan: a sealed
+ * segment with no built index of a scalar definition is work.  They are
+ * built in memory (no file, no MANIFEST change) and attached under the
+ * write lock to the definition's list; at open the first scan rebuilds
+ * them all, and filters are evaluated row by row until each is attached.
+ * A scalar rebuild is not online: the new definition starts empty.
+ *
  * Locking: the builder's own mutex guards its state (stop flag, the build
  * in progress); it takes, in order, the catalog lock (to pin a collection),
  * then a collection's maintenance mutex and write lock, like every writer.
@@ -155,12 +162,25 @@ typedef struct build_job {
   uint32_t generation;
   vs_index_type type;
   vs_index_build_params params;
+  bool scalar;
+  vs_scalar_def sdef;        /* the job's own copy (the definition may be
+                                dropped while it builds) */
 } build_job;
 
 static bool segment_needs(const vs_segment *seg, int f, uint32_t gen) {
   const vs_segment_index *si = &seg->indexes[f];
   return seg->rows > 0 && !(si->active && si->active_generation == gen) &&
          !(si->pending && si->pending_generation == gen);
+}
+
+static bool scalar_needs(const vs_index_def *d, const vs_segment *seg) {
+  return seg->rows > 0 && !vs_scalar_lookup(d, seg->id);
+}
+
+/* Copies a scalar definition for a job by parsing it again. */
+static bool copy_scalar_def(const vs_collection *c, int f, const vs_index_def *d, vs_scalar_def *out) {
+  return vs_scalar_def_parse(&c->schema->fields[f], vs_scalar_kind_name(d->sdef.kind), d->params_json, out) ==
+         VS_OK;
 }
 
 /* Under c->lock (read): the first segment needing an index. */
@@ -170,7 +190,10 @@ static bool find_in_collection(vs_collection *c, build_job *job) {
     if (!d->defined || d->fail_reason) continue;
     for (size_t i = 0; i < c->sealed_count; i++) {
       vs_segment *seg = c->sealed[i];
-      if (!segment_needs(seg, (int)f, d->generation)) continue;
+      if (d->scalar ? !scalar_needs(d, seg) : !segment_needs(seg, (int)f, d->generation)) continue;
+      memset(job, 0, sizeof *job);
+      job->scalar = d->scalar;
+      if (d->scalar && !copy_scalar_def(c, (int)f, d, &job->sdef)) continue;
       vs_segment_acquire(seg);
       job->seg = seg;
       job->field = (int)f;
@@ -301,7 +324,35 @@ static void record_failure(build_job *job, const char *message) {
          job->seg->id, message);
 }
 
+/* A scalar index: built with no lock (the segment is pinned and sealed
+ * columns never change), attached under the write lock. */
+static void run_scalar_job(build_job *job) {
+  vs_collection *c = job->c;
+  vs_scalar_index *ix = NULL;
+  uint64_t t0 = vs_now_ns();
+  vs_status st = vs_scalar_index_build(&job->sdef, &c->schema->fields[job->field], &job->seg->views[job->field],
+                                       job->seg->rows, job->seg->id, &ix);
+  bool kept = false;
+  if (st == VS_OK) {
+    pthread_rwlock_wrlock(&c->lock);
+    vs_index_def *d = &c->index_defs[job->field];
+    if (!c->dropped && sealed_position(c, job->seg) >= 0 && d->defined && d->generation == job->generation) {
+      st = vs_scalar_attach(c, d, job->seg->id, ix);
+      kept = st == VS_OK;
+      if (kept) d->build_ns += vs_now_ns() - t0;
+    }
+    pthread_rwlock_unlock(&c->lock);
+  }
+  if (st != VS_OK) record_failure(job, vs_error_message());
+  if (!kept) vs_scalar_index_free(ix);
+  vs_scalar_def_free(&job->sdef);
+}
+
 static void run_job(vs_indexer *ix_state, build_job *job) {
+  if (job->scalar) {
+    run_scalar_job(job);
+    return;
+  }
   vs_collection *c = job->c;
   const vs_field *f = &c->schema->fields[job->field];
   vs_index *ix = NULL;

@@ -30,6 +30,7 @@
 typedef struct query_profile {
   uint64_t t_parse, t_filter, t_fetch;
   size_t segments, rows_scanned, rows_passed;
+  size_t by_index;           /* segments whose bitset came from scalar indexes */
 } query_profile;
 
 /* Calls visit(ctx, seg, row) for each passing row in storage order, until
@@ -47,7 +48,9 @@ static vs_status walk_locked(vs_collection *c, const vs_expr *expr, const uint32
     vs_bitset pass = {0};
     size_t count = 0;
     uint64_t t0 = vs_now_us();
-    st = vs_filter_segment(expr, segs[s], &pass, &count);
+    vs_filter_info info = {0};
+    st = vs_filter_segment_in(c, expr, segs[s], &pass, &count, &info);
+    if (info.method && strncmp(info.method, "scalar_index", 12) == 0) prof->by_index++;
     prof->t_filter += vs_now_us() - t0;
     prof->segments++;
     prof->rows_scanned += segs[s]->rows;
@@ -103,8 +106,9 @@ static char *profile_text(const query_profile *p, const char *kind) {
   vs_status st = vs_buf_printf(&b,
       "{\"kind\":\"%s\",\"phases_us\":{\"parse\":%" PRIu64 ",\"plan\":0,\"filter\":%" PRIu64
       ",\"ann\":0,\"merge\":0,\"fetch\":%" PRIu64 "},\"segments_scanned\":%zu,"
+      "\"segments_filtered_by_scalar_index\":%zu,"
       "\"rows_scanned\":%zu,\"rows_passed\":%zu,\"distance_computations\":0}",
-      kind, p->t_parse, p->t_filter, p->t_fetch, p->segments, p->rows_scanned, p->rows_passed);
+      kind, p->t_parse, p->t_filter, p->t_fetch, p->segments, p->by_index, p->rows_scanned, p->rows_passed);
   if (st != VS_OK || vs_buf_append_u8(&b, 0) != VS_OK) {
     vs_buf_free(&b);
     return NULL;

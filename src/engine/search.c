@@ -65,6 +65,7 @@ typedef struct seg_plan {
   seg_choice choice;
   double index_cost;      /* the estimates behind the choice (profiles) */
   double exact_cost;
+  vs_filter_info filter;  /* how the filter bitset was produced (profiles) */
 } seg_plan;
 
 typedef struct search_profile {
@@ -607,7 +608,10 @@ static vs_status pick_segments(const vs_collection *c, const vs_search_request *
   uint64_t t0 = vs_now_us();
   for (size_t s = 0; s < job->seg_count && st == VS_OK; s++) {
     job->prof.rows_scanned += job->segs[s]->rows;
-    if (job->expr) st = vs_filter_segment(job->expr, job->segs[s], &job->plans[s].skip, &job->plans[s].passing);
+    if (job->expr) {
+      st = vs_filter_segment_in(job->c, job->expr, job->segs[s], &job->plans[s].skip, &job->plans[s].passing,
+                                &job->plans[s].filter);
+    }
   }
   job->prof.filter = vs_now_us() - t0;
   for (size_t s = 0; s < job->seg_count && st == VS_OK; s++) {
@@ -725,8 +729,9 @@ static char *profile_text(const search_job *job) {
                        job->segs[s]->rows, plan->passing, choice_names[plan->choice],
                        ix ? vs_index_type_name(vs_index_get_type(ix)) : "none");
     if (st == VS_OK && job->expr) {
-      st = vs_buf_printf(&b, ",\"exact_cost\":%.0f,\"index_cost\":%.0f", plan->exact_cost,
-                         isfinite(plan->index_cost) ? plan->index_cost : -1.0);
+      st = vs_buf_printf(&b, ",\"exact_cost\":%.0f,\"index_cost\":%.0f,\"filter\":\"%s\",\"filter_estimate\":%zu",
+                         plan->exact_cost, isfinite(plan->index_cost) ? plan->index_cost : -1.0,
+                         plan->filter.method ? plan->filter.method : "scan", plan->filter.estimate);
     }
     if (st == VS_OK) st = vs_buf_append_u8(&b, '}');
   }

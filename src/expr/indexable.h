@@ -32,7 +32,8 @@ typedef enum vs_ixop {
   VS_IXOP_GT,
   VS_IXOP_GE,
   VS_IXOP_IN,      /* values[0..count) */
-  VS_IXOP_PREFIX   /* values[0] is the literal prefix (a string) */
+  VS_IXOP_PREFIX,  /* values[0] is the literal prefix (a string) */
+  VS_IXOP_RANGE    /* values[0] lo_op x hi_op values[1] */
 } vs_ixop;
 
 typedef enum vs_ixval_kind { VS_IXV_INT, VS_IXV_FLOAT, VS_IXV_STRING, VS_IXV_BOOL } vs_ixval_kind;
@@ -62,6 +63,7 @@ typedef struct vs_ixleaf {
   const vs_ixstep *steps;  /* JSON path, nsteps == 0 for a plain field */
   size_t nsteps;
   vs_ixop op;
+  vs_ixop lo_op, hi_op;    /* VS_IXOP_RANGE: GT or GE, LT or LE */
   const vs_ixval *values;
   size_t count;
 } vs_ixleaf;
@@ -87,5 +89,15 @@ vs_ix_result vs_expr_index_eval(const vs_expr *expr, size_t rows, vs_ixleaf_fn f
 
 /* Compares JSON path steps (for matching a leaf to an indexed path). */
 bool vs_ixsteps_equal(const vs_ixstep *a, size_t na, const vs_ixstep *b, size_t nb);
+
+/* The scalar at `steps` in JSON text (for building JSON path indexes):
+ * false when missing, null, an array, an object or malformed.  A string
+ * is returned raw (out->s/n inside `text`), with *escaped set when it
+ * holds escapes (decode with vs_ixjson_decode). */
+bool vs_ixjson_value(const char *text, size_t len, const vs_ixstep *steps, size_t nsteps, vs_ixval *out,
+                     bool *escaped);
+/* Decodes escaped string content into out (cap >= len); returns the
+ * decoded length. */
+size_t vs_ixjson_decode(const char *p, size_t len, char *out);
 
 #endif /* VS_EXPR_INDEXABLE_H */

@@ -10,12 +10,14 @@
  *
  * Index types: the engine's vector indexes (FLAT, HNSW, HNSW_SQ8, IVF_FLAT,
  * IVF_SQ8, IVF_PQ, AUTOINDEX -- docs/indexes.md says what AUTOINDEX builds)
- * are passed to vs_create_index with the request's params as JSON.  Scalar
- * indexes (INVERTED, STL_SORT, BITMAP, TRIE, ...) do not exist in the engine
- * yet; a request for one is answered 1100 "not supported yet" rather than
- * accepted and ignored, so a client never believes it has an index it has
- * not.  Types the engine does not know (DISKANN, SCANN, ...) come back from
- * the engine as 1100 with its message.
+ * are passed to vs_create_index with the request's params as JSON.  So are
+ * scalar indexes on scalar fields (INVERTED, STL_SORT, BITMAP, AUTOINDEX;
+ * a JSON field needs params.json_path and params.json_cast_type, Milvus
+ * 2.5's names); the engine applies Milvus's type rules and its refusal
+ * (STL_SORT on VarChar, BITMAP on Double, ...) comes back as 1100 with its
+ * message.  Types the engine does not know (TRIE, DISKANN, SCANN, ...)
+ * come back the same way.  A scalar index has no metric: describe shows
+ * metricType "".
  *
  * As in Milvus, the metric belongs to the index: the first index of a field
  * may name any metric (the engine re-labels the field, docs/indexes.md);
@@ -111,13 +113,7 @@ static bool read_index_param(srv_request *req, json_t *ip, index_request *ir) {
 }
 
 static bool check_index_kind(srv_request *req, const srv_target *t, const index_request *ir) {
-  if (ir->def.type != VS_TYPE_FLOAT_VECTOR) {
-    srv_reply_error(req, SRV_CODE_INVALID,
-                    "index type %s on scalar field %s is not supported yet by this server (only vector fields "
-                    "can be indexed)",
-                    ir->type, ir->field);
-    return false;
-  }
+  if (ir->def.type != VS_TYPE_FLOAT_VECTOR) return true; /* scalar: the engine checks type and params */
   vs_metric m;
   if (ir->metric && vs_metric_from_name(ir->metric, &m) != VS_OK) {
     srv_reply_error(req, SRV_CODE_INVALID, "invalid parameter: metric type %s is not supported (L2, IP, COSINE)",
@@ -131,6 +127,7 @@ static bool check_index_kind(srv_request *req, const srv_target *t, const index_
 /* The metric the index gets: the requested one, else the field's. */
 static const char *effective_metric(const index_request *ir) {
   vs_metric m;
+  if (ir->def.type != VS_TYPE_FLOAT_VECTOR) return "";
   if (ir->metric && vs_metric_from_name(ir->metric, &m) == VS_OK) return vs_metric_name(m);
   return vs_metric_name(ir->def.metric);
 }
@@ -193,7 +190,7 @@ static bool create_one(srv_request *req, const srv_target *t, const index_reques
   char *text = NULL;
   if (params) {
     json_object_del(params, "index_type");
-    json_object_set_new(params, "metric_type", json_string(effective_metric(ir)));
+    if (ir->def.type == VS_TYPE_FLOAT_VECTOR) json_object_set_new(params, "metric_type", json_string(effective_metric(ir)));
     text = json_dumps(params, JSON_COMPACT);
   }
   json_decref(params);
@@ -302,8 +299,9 @@ static json_t *describe_one(srv_request *req, srv_target *t, const char *name, c
   if (!type) type = json_string_value(json_object_get(eng, "indexType"));
   const char *state = json_string_value(json_object_get(eng, "state"));
   const char *reason = json_string_value(json_object_get(eng, "failReason"));
-  json_t *out = json_pack("{s:s,s:s,s:s,s:O,s:O,s:O,s:O,s:s,s:s}", "indexName", name, "fieldName", field,
-                          "indexType", type ? type : "", "metricType", json_object_get(eng, "metricType"),
+  const char *metric = json_string_value(json_object_get(eng, "metricType"));
+  json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:O,s:O,s:O,s:s,s:s}", "indexName", name, "fieldName", field,
+                          "indexType", type ? type : "", "metricType", metric ? metric : "",
                           "totalRows", json_object_get(eng, "totalRows"), "indexedRows",
                           json_object_get(eng, "indexedRows"), "pendingRows", json_object_get(eng, "pendingRows"),
                           "indexState", state ? state : "Finished", "failReason", reason ? reason : "");
