@@ -22,88 +22,14 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "support/testserver.h"
+#include "support/servertest.h"
 #include "support/testutil.h"
 
-static ts_server server;
-
-static int start_server(void **state) {
-  (void)state;
-  return ts_start(&server, NULL, NULL, NULL);
-}
-
-static int stop_server(void **state) {
-  (void)state;
-  int rc = ts_stop(&server);
-  ts_destroy(&server, 0);
-  return rc == 0 ? 0 : -1;
-}
-
-static json_t *call(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static json_t *call(const char *path, const char *fmt, ...) {
-  va_list ap;
-  char *text = NULL;
-  va_start(ap, fmt);
-  int n = vasprintf(&text, fmt, ap);
-  va_end(ap);
-  assert_true(n >= 0);
-  json_t *env = ts_post(&server, path, text, NULL);
-  if (!env) fprintf(stderr, "no JSON answer for %s %s\n", path, text);
-  free(text);
-  assert_non_null(env);
-  return env;
-}
-
-static void expect(json_t *env, long code) {
-  if (ts_code(env) != code) {
-    char *text = json_dumps(env, 0);
-    fprintf(stderr, "expected code %ld, got %s\n", code, text);
-    free(text);
-  }
-  assert_int_equal(ts_code(env), code);
-}
-
-static void expect_code(long code, const char *path, const char *body) {
-  json_t *env = call(path, "%s", body);
-  expect(env, code);
-  if (code != 0) assert_true(json_is_string(json_object_get(env, "message")));
-  json_decref(env);
-}
-
-/* The message of an error answer contains `text`. */
-static void expect_message(long code, const char *text, const char *path, const char *body) {
-  json_t *env = call(path, "%s", body);
-  expect(env, code);
-  const char *msg = json_string_value(json_object_get(env, "message"));
-  assert_non_null(msg);
-  if (!strstr(msg, text)) fprintf(stderr, "message \"%s\" lacks \"%s\"\n", msg, text);
-  assert_non_null(strstr(msg, text));
-  json_decref(env);
-}
-
-static void assert_keys(const json_t *obj, const char *const *keys) {
-  size_t n = 0;
-  assert_true(json_is_object(obj));
-  for (; keys[n]; n++) {
-    if (!json_object_get(obj, keys[n])) fprintf(stderr, "missing key %s\n", keys[n]);
-    assert_non_null(json_object_get(obj, keys[n]));
-  }
-  assert_int_equal(json_object_size(obj), n);
-}
-
-static bool list_has(const json_t *list, const char *name) {
-  size_t i;
-  json_t *v;
-  json_array_foreach(list, i, v) {
-    if (json_is_string(v) && strcmp(json_string_value(v), name) == 0) return true;
-  }
-  return false;
-}
 
 /* data of a successful call */
 static json_t *data_of(const char *path, const char *body) {
-  json_t *env = call(path, "%s", body);
-  expect(env, 0);
+  json_t *env = st_call(path, "%s", body);
+  st_expect(env, 0);
   json_t *d = json_incref(json_object_get(env, "data"));
   json_decref(env);
   return d;
@@ -135,64 +61,64 @@ static const char *load_state(const char *body) {
 
 static void test_partitions(void **state) {
   (void)state;
-  expect_code(0, "collections/create", "{\"collectionName\":\"pt\",\"dimension\":2}");
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"pt\",\"dimension\":2}");
   json_t *d = data_of("partitions/list", "{\"collectionName\":\"pt\"}");
   assert_int_equal(json_array_size(d), 1);
-  assert_true(list_has(d, "_default"));
+  assert_true(st_list_has(d, "_default"));
   json_decref(d);
-  expect_code(0, "partitions/create", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
-  expect_code(0, "partitions/create", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
-  expect_code(1100, "partitions/create", "{\"collectionName\":\"pt\",\"partitionName\":\"p-1\"}");
+  st_expect_code(0, "partitions/create", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
+  st_expect_code(0, "partitions/create", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
+  st_expect_code(1100, "partitions/create", "{\"collectionName\":\"pt\",\"partitionName\":\"p-1\"}");
   assert_true(has_flag("partitions/has", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}"));
   assert_false(has_flag("partitions/has", "{\"collectionName\":\"pt\",\"partitionName\":\"p9\"}"));
   d = data_of("partitions/list", "{\"collectionName\":\"pt\"}");
-  assert_true(list_has(d, "p1"));
+  assert_true(st_list_has(d, "p1"));
   json_decref(d);
   d = data_of("partitions/get_stats", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
   static const char *const stats_keys[] = {"rowCount", NULL};
-  assert_keys(d, stats_keys);
+  st_assert_keys(d, stats_keys);
   assert_int_equal(json_integer_value(json_object_get(d, "rowCount")), 0);
   json_decref(d);
-  expect_code(200, "partitions/get_stats", "{\"collectionName\":\"pt\",\"partitionName\":\"p9\"}");
+  st_expect_code(200, "partitions/get_stats", "{\"collectionName\":\"pt\",\"partitionName\":\"p9\"}");
   /* a loaded partition cannot be dropped (Milvus: release first) */
-  expect_message(65535, "please release it first", "partitions/drop",
+  st_expect_message(65535, "please release it first", "partitions/drop",
                  "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
-  expect_code(0, "partitions/release", "{\"collectionName\":\"pt\",\"partitionNames\":[\"p1\"]}");
+  st_expect_code(0, "partitions/release", "{\"collectionName\":\"pt\",\"partitionNames\":[\"p1\"]}");
   assert_string_equal(load_state("{\"collectionName\":\"pt\",\"partitionNames\":[\"p1\"]}"), "LoadStateNotLoad");
   assert_string_equal(load_state("{\"collectionName\":\"pt\"}"), "LoadStateLoaded");
-  expect_code(0, "partitions/load", "{\"collectionName\":\"pt\",\"partitionNames\":[\"p1\"]}");
+  st_expect_code(0, "partitions/load", "{\"collectionName\":\"pt\",\"partitionNames\":[\"p1\"]}");
   assert_string_equal(load_state("{\"collectionName\":\"pt\",\"partitionNames\":[\"p1\"]}"), "LoadStateLoaded");
   /* releasing every partition releases the collection */
-  expect_code(0, "partitions/release", "{\"collectionName\":\"pt\",\"partitionNames\":[\"p1\",\"_default\"]}");
+  st_expect_code(0, "partitions/release", "{\"collectionName\":\"pt\",\"partitionNames\":[\"p1\",\"_default\"]}");
   assert_string_equal(load_state("{\"collectionName\":\"pt\"}"), "LoadStateNotLoad");
   /* loading one partition of a released collection loads only it */
-  expect_code(0, "partitions/load", "{\"collectionName\":\"pt\",\"partitionNames\":[\"_default\"]}");
+  st_expect_code(0, "partitions/load", "{\"collectionName\":\"pt\",\"partitionNames\":[\"_default\"]}");
   assert_string_equal(load_state("{\"collectionName\":\"pt\"}"), "LoadStateLoaded");
   assert_string_equal(load_state("{\"collectionName\":\"pt\",\"partitionNames\":[\"p1\"]}"), "LoadStateNotLoad");
-  expect_code(0, "partitions/drop", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
-  expect_code(0, "partitions/drop", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
+  st_expect_code(0, "partitions/drop", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
+  st_expect_code(0, "partitions/drop", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}");
   assert_false(has_flag("partitions/has", "{\"collectionName\":\"pt\",\"partitionName\":\"p1\"}"));
-  expect_code(0, "collections/release", "{\"collectionName\":\"pt\"}");
-  expect_code(1100, "partitions/drop", "{\"collectionName\":\"pt\",\"partitionName\":\"_default\"}");
+  st_expect_code(0, "collections/release", "{\"collectionName\":\"pt\"}");
+  st_expect_code(1100, "partitions/drop", "{\"collectionName\":\"pt\",\"partitionName\":\"_default\"}");
 }
 
 static void test_partition_errors(void **state) {
   (void)state;
-  expect_code(0, "collections/create", "{\"collectionName\":\"pe\",\"dimension\":2}");
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"pe\",\"dimension\":2}");
   static const char *const need_name[] = {"partitions/has", "partitions/create", "partitions/drop",
                                           "partitions/get_stats", NULL};
   for (size_t i = 0; need_name[i]; i++) {
-    expect_code(1802, need_name[i], "{\"collectionName\":\"pe\"}");
-    expect_code(1802, need_name[i], "{\"partitionName\":\"p\"}");
-    expect_code(100, need_name[i], "{\"collectionName\":\"ghost\",\"partitionName\":\"p\"}");
+    st_expect_code(1802, need_name[i], "{\"collectionName\":\"pe\"}");
+    st_expect_code(1802, need_name[i], "{\"partitionName\":\"p\"}");
+    st_expect_code(100, need_name[i], "{\"collectionName\":\"ghost\",\"partitionName\":\"p\"}");
   }
-  expect_code(1802, "partitions/list", "{}");
-  expect_code(100, "partitions/list", "{\"collectionName\":\"ghost\"}");
-  expect_code(1802, "partitions/load", "{\"collectionName\":\"pe\"}");
-  expect_code(1802, "partitions/release", "{\"collectionName\":\"pe\"}");
-  expect_code(200, "partitions/load", "{\"collectionName\":\"pe\",\"partitionNames\":[\"nope\"]}");
-  expect_code(200, "partitions/release", "{\"collectionName\":\"pe\",\"partitionNames\":[\"nope\"]}");
-  expect_code(800, "partitions/list", "{\"collectionName\":\"pe\",\"dbName\":\"nodb\"}");
+  st_expect_code(1802, "partitions/list", "{}");
+  st_expect_code(100, "partitions/list", "{\"collectionName\":\"ghost\"}");
+  st_expect_code(1802, "partitions/load", "{\"collectionName\":\"pe\"}");
+  st_expect_code(1802, "partitions/release", "{\"collectionName\":\"pe\"}");
+  st_expect_code(200, "partitions/load", "{\"collectionName\":\"pe\",\"partitionNames\":[\"nope\"]}");
+  st_expect_code(200, "partitions/release", "{\"collectionName\":\"pe\",\"partitionNames\":[\"nope\"]}");
+  st_expect_code(800, "partitions/list", "{\"collectionName\":\"pe\",\"dbName\":\"nodb\"}");
 }
 
 /* --------------------------------------------------------------- indexes */
@@ -202,49 +128,49 @@ static const char *const index_desc_keys[] = {"indexName",   "fieldName",   "ind
 
 static void test_indexes(void **state) {
   (void)state;
-  expect_code(0, "collections/create", CUSTOM_SCHEMA("ix"));
+  st_expect_code(0, "collections/create", CUSTOM_SCHEMA("ix"));
   json_t *d = data_of("indexes/list", "{\"collectionName\":\"ix\"}");
   assert_true(json_is_array(d));
   assert_int_equal(json_array_size(d), 0);
   json_decref(d);
-  expect_code(0, "indexes/create",
+  st_expect_code(0, "indexes/create",
               "{\"collectionName\":\"ix\",\"indexParams\":[{\"fieldName\":\"v\",\"indexName\":\"vi\","
               "\"metricType\":\"COSINE\",\"indexType\":\"HNSW\",\"params\":{\"M\":8,\"efConstruction\":32}}]}");
   d = data_of("indexes/list", "{\"collectionName\":\"ix\"}");
   assert_int_equal(json_array_size(d), 1);
-  assert_true(list_has(d, "vi"));
+  assert_true(st_list_has(d, "vi"));
   json_decref(d);
   d = data_of("indexes/describe", "{\"collectionName\":\"ix\",\"indexName\":\"vi\"}");
   assert_int_equal(json_array_size(d), 1);
   json_t *one = json_array_get(d, 0);
-  assert_keys(one, index_desc_keys);
+  st_assert_keys(one, index_desc_keys);
   assert_string_equal(json_string_value(json_object_get(one, "indexType")), "HNSW");
   assert_string_equal(json_string_value(json_object_get(one, "fieldName")), "v");
   assert_string_equal(json_string_value(json_object_get(one, "metricType")), "COSINE");
   assert_string_equal(json_string_value(json_object_get(one, "indexState")), "Finished");
   json_decref(d);
   /* the same index again is fine; another name on the same field is not */
-  expect_code(0, "indexes/create",
+  st_expect_code(0, "indexes/create",
               "{\"collectionName\":\"ix\",\"indexParams\":[{\"fieldName\":\"v\",\"indexName\":\"vi\","
               "\"metricType\":\"COSINE\",\"indexType\":\"HNSW\",\"params\":{\"M\":8,\"efConstruction\":32}}]}");
-  expect_code(1100, "indexes/create",
+  st_expect_code(1100, "indexes/create",
               "{\"collectionName\":\"ix\",\"indexParams\":[{\"fieldName\":\"v\",\"indexName\":\"other\"}]}");
-  expect_code(0, "collections/load", "{\"collectionName\":\"ix\"}");
-  expect_code(0, "indexes/alter_properties",
+  st_expect_code(0, "collections/load", "{\"collectionName\":\"ix\"}");
+  st_expect_code(0, "indexes/alter_properties",
               "{\"collectionName\":\"ix\",\"indexName\":\"vi\",\"properties\":{\"mmap.enabled\":true}}");
-  expect_code(0, "indexes/drop_properties",
+  st_expect_code(0, "indexes/drop_properties",
               "{\"collectionName\":\"ix\",\"indexName\":\"vi\",\"propertyKeys\":[\"mmap.enabled\"]}");
-  expect_message(65535, "please release it first", "indexes/drop", "{\"collectionName\":\"ix\",\"indexName\":\"vi\"}");
-  expect_code(0, "collections/release", "{\"collectionName\":\"ix\"}");
-  expect_code(0, "indexes/drop", "{\"collectionName\":\"ix\",\"indexName\":\"vi\"}");
-  expect_code(0, "indexes/drop", "{\"collectionName\":\"ix\",\"indexName\":\"vi\"}");
+  st_expect_message(65535, "please release it first", "indexes/drop", "{\"collectionName\":\"ix\",\"indexName\":\"vi\"}");
+  st_expect_code(0, "collections/release", "{\"collectionName\":\"ix\"}");
+  st_expect_code(0, "indexes/drop", "{\"collectionName\":\"ix\",\"indexName\":\"vi\"}");
+  st_expect_code(0, "indexes/drop", "{\"collectionName\":\"ix\",\"indexName\":\"vi\"}");
   d = data_of("indexes/list", "{\"collectionName\":\"ix\"}");
   assert_int_equal(json_array_size(d), 0);
   json_decref(d);
   /* defaults: name = field name, type AUTOINDEX */
-  expect_code(0, "indexes/create", "{\"collectionName\":\"ix\",\"indexParams\":[{\"fieldName\":\"v\"}]}");
+  st_expect_code(0, "indexes/create", "{\"collectionName\":\"ix\",\"indexParams\":[{\"fieldName\":\"v\"}]}");
   d = data_of("indexes/list", "{\"collectionName\":\"ix\"}");
-  assert_true(list_has(d, "v"));
+  assert_true(st_list_has(d, "v"));
   json_decref(d);
   d = data_of("indexes/describe", "{\"collectionName\":\"ix\",\"indexName\":\"v\"}");
   assert_string_equal(json_string_value(json_object_get(json_array_get(d, 0), "indexType")), "AUTOINDEX");
@@ -253,34 +179,34 @@ static void test_indexes(void **state) {
 
 static void test_index_errors(void **state) {
   (void)state;
-  expect_code(0, "collections/create", CUSTOM_SCHEMA("ie"));
-  expect_code(1802, "indexes/create", "{\"collectionName\":\"ie\"}");
-  expect_code(1802, "indexes/create", "{\"collectionName\":\"ie\",\"indexParams\":[{\"indexName\":\"x\"}]}");
-  expect_code(1802, "indexes/create", "{\"indexParams\":[{\"fieldName\":\"v\"}]}");
-  expect_code(100, "indexes/create", "{\"collectionName\":\"ghost\",\"indexParams\":[{\"fieldName\":\"v\"}]}");
-  expect_code(1700, "indexes/create", "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"nope\"}]}");
-  expect_message(1100, "STL_SORT needs a numeric field", "indexes/create",
+  st_expect_code(0, "collections/create", CUSTOM_SCHEMA("ie"));
+  st_expect_code(1802, "indexes/create", "{\"collectionName\":\"ie\"}");
+  st_expect_code(1802, "indexes/create", "{\"collectionName\":\"ie\",\"indexParams\":[{\"indexName\":\"x\"}]}");
+  st_expect_code(1802, "indexes/create", "{\"indexParams\":[{\"fieldName\":\"v\"}]}");
+  st_expect_code(100, "indexes/create", "{\"collectionName\":\"ghost\",\"indexParams\":[{\"fieldName\":\"v\"}]}");
+  st_expect_code(1700, "indexes/create", "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"nope\"}]}");
+  st_expect_message(1100, "STL_SORT needs a numeric field", "indexes/create",
                  "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"tag\",\"indexType\":\"STL_SORT\"}]}");
-  expect_message(1100, "unknown index type", "indexes/create",
+  st_expect_message(1100, "unknown index type", "indexes/create",
                  "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"tag\",\"indexType\":\"TRIE\"}]}");
-  expect_code(1100, "indexes/create",
+  st_expect_code(1100, "indexes/create",
               "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"v\",\"indexType\":\"NO_SUCH\"}]}");
-  expect_code(1802, "indexes/describe", "{\"collectionName\":\"ie\"}");
-  expect_code(700, "indexes/describe", "{\"collectionName\":\"ie\",\"indexName\":\"v\"}");
-  expect_code(700, "indexes/alter_properties",
+  st_expect_code(1802, "indexes/describe", "{\"collectionName\":\"ie\"}");
+  st_expect_code(700, "indexes/describe", "{\"collectionName\":\"ie\",\"indexName\":\"v\"}");
+  st_expect_code(700, "indexes/alter_properties",
               "{\"collectionName\":\"ie\",\"indexName\":\"v\",\"properties\":{\"a\":1}}");
-  expect_code(1802, "indexes/alter_properties", "{\"collectionName\":\"ie\",\"indexName\":\"v\"}");
-  expect_code(1802, "indexes/drop_properties", "{\"collectionName\":\"ie\",\"indexName\":\"v\"}");
-  expect_code(1802, "indexes/drop", "{\"collectionName\":\"ie\"}");
-  expect_code(1802, "indexes/list", "{}");
-  expect_code(100, "indexes/list", "{\"collectionName\":\"ghost\"}");
+  st_expect_code(1802, "indexes/alter_properties", "{\"collectionName\":\"ie\",\"indexName\":\"v\"}");
+  st_expect_code(1802, "indexes/drop_properties", "{\"collectionName\":\"ie\",\"indexName\":\"v\"}");
+  st_expect_code(1802, "indexes/drop", "{\"collectionName\":\"ie\"}");
+  st_expect_code(1802, "indexes/list", "{}");
+  st_expect_code(100, "indexes/list", "{\"collectionName\":\"ghost\"}");
   /* The metric belongs to the index: the first index picks it; another
    * metric on an indexed field is refused. */
-  expect_code(0, "indexes/create",
+  st_expect_code(0, "indexes/create",
               "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"v\",\"metricType\":\"L2\"}]}");
-  expect_code(1100, "indexes/create",
+  st_expect_code(1100, "indexes/create",
               "{\"collectionName\":\"ie\",\"indexParams\":[{\"fieldName\":\"v\",\"metricType\":\"IP\"}]}");
-  json_t *r = ts_postf(&server, "/v2/vectordb/indexes/describe",
+  json_t *r = ts_postf(&st_server, "/v2/vectordb/indexes/describe",
                        "{\"collectionName\":\"ie\",\"indexName\":\"v\"}");
   assert_non_null(r);
   assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r, "data"), 0), "metricType")),
@@ -292,27 +218,27 @@ static void test_index_errors(void **state) {
  * fields, a JSON path index, describe and drop. */
 static void test_scalar_indexes(void **state) {
   (void)state;
-  expect_code(0, "collections/create",
+  st_expect_code(0, "collections/create",
               "{\"collectionName\":\"sx\",\"schema\":{\"fields\":["
               "{\"fieldName\":\"id\",\"dataType\":\"Int64\",\"isPrimary\":true},"
               "{\"fieldName\":\"tag\",\"dataType\":\"VarChar\",\"elementTypeParams\":{\"max_length\":16}},"
               "{\"fieldName\":\"ok\",\"dataType\":\"Bool\"},"
               "{\"fieldName\":\"meta\",\"dataType\":\"JSON\"},"
               "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]}}");
-  expect_code(0, "indexes/create",
+  st_expect_code(0, "indexes/create",
               "{\"collectionName\":\"sx\",\"indexParams\":[{\"fieldName\":\"tag\",\"indexName\":\"tag_idx\","
               "\"indexType\":\"INVERTED\"},{\"fieldName\":\"id\",\"indexType\":\"STL_SORT\"},"
               "{\"fieldName\":\"ok\",\"indexType\":\"AUTOINDEX\"}]}");
-  expect_message(1100, "json_path", "indexes/create",
+  st_expect_message(1100, "json_path", "indexes/create",
                  "{\"collectionName\":\"sx\",\"indexParams\":[{\"fieldName\":\"meta\",\"indexType\":\"INVERTED\"}]}");
-  expect_code(0, "indexes/create",
+  st_expect_code(0, "indexes/create",
               "{\"collectionName\":\"sx\",\"indexParams\":[{\"fieldName\":\"meta\",\"indexType\":\"INVERTED\","
               "\"params\":{\"json_path\":\"meta[\\\"a\\\"]\",\"json_cast_type\":\"double\"}}]}");
   json_t *d = data_of("indexes/list", "{\"collectionName\":\"sx\"}");
-  assert_true(list_has(d, "tag_idx"));
-  assert_true(list_has(d, "id"));
-  assert_true(list_has(d, "ok"));
-  assert_true(list_has(d, "meta"));
+  assert_true(st_list_has(d, "tag_idx"));
+  assert_true(st_list_has(d, "id"));
+  assert_true(st_list_has(d, "ok"));
+  assert_true(st_list_has(d, "meta"));
   json_decref(d);
   d = data_of("indexes/describe", "{\"collectionName\":\"sx\",\"indexName\":\"tag_idx\"}");
   json_t *one = json_array_get(d, 0);
@@ -320,10 +246,10 @@ static void test_scalar_indexes(void **state) {
   assert_string_equal(json_string_value(json_object_get(one, "fieldName")), "tag");
   assert_string_equal(json_string_value(json_object_get(one, "metricType")), "");
   json_decref(d);
-  expect_code(0, "collections/release", "{\"collectionName\":\"sx\"}");
-  expect_code(0, "indexes/drop", "{\"collectionName\":\"sx\",\"indexName\":\"tag_idx\"}");
+  st_expect_code(0, "collections/release", "{\"collectionName\":\"sx\"}");
+  st_expect_code(0, "indexes/drop", "{\"collectionName\":\"sx\",\"indexName\":\"tag_idx\"}");
   d = data_of("indexes/list", "{\"collectionName\":\"sx\"}");
-  assert_false(list_has(d, "tag_idx"));
+  assert_false(st_list_has(d, "tag_idx"));
   json_decref(d);
 }
 
@@ -331,53 +257,53 @@ static void test_scalar_indexes(void **state) {
 
 static void test_aliases(void **state) {
   (void)state;
-  expect_code(0, "collections/create", "{\"collectionName\":\"al1\",\"dimension\":2}");
-  expect_code(0, "collections/create", "{\"collectionName\":\"al2\",\"dimension\":2}");
-  expect_code(0, "aliases/create", "{\"collectionName\":\"al1\",\"aliasName\":\"a1\"}");
-  expect_code(0, "aliases/create", "{\"collectionName\":\"al1\",\"aliasName\":\"a1\"}");
-  expect_code(1602, "aliases/create", "{\"collectionName\":\"al2\",\"aliasName\":\"a1\"}");
-  expect_code(1601, "aliases/create", "{\"collectionName\":\"al1\",\"aliasName\":\"al2\"}");
-  expect_code(100, "aliases/create", "{\"collectionName\":\"ghost\",\"aliasName\":\"a9\"}");
-  expect_code(1100, "aliases/create", "{\"collectionName\":\"al1\",\"aliasName\":\"a-9\"}");
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"al1\",\"dimension\":2}");
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"al2\",\"dimension\":2}");
+  st_expect_code(0, "aliases/create", "{\"collectionName\":\"al1\",\"aliasName\":\"a1\"}");
+  st_expect_code(0, "aliases/create", "{\"collectionName\":\"al1\",\"aliasName\":\"a1\"}");
+  st_expect_code(1602, "aliases/create", "{\"collectionName\":\"al2\",\"aliasName\":\"a1\"}");
+  st_expect_code(1601, "aliases/create", "{\"collectionName\":\"al1\",\"aliasName\":\"al2\"}");
+  st_expect_code(100, "aliases/create", "{\"collectionName\":\"ghost\",\"aliasName\":\"a9\"}");
+  st_expect_code(1100, "aliases/create", "{\"collectionName\":\"al1\",\"aliasName\":\"a-9\"}");
   json_t *d = data_of("aliases/list", "{}");
-  assert_true(list_has(d, "a1"));
+  assert_true(st_list_has(d, "a1"));
   json_decref(d);
   d = data_of("aliases/list", "{\"collectionName\":\"al2\"}");
   assert_int_equal(json_array_size(d), 0);
   json_decref(d);
   d = data_of("aliases/describe", "{\"aliasName\":\"a1\"}");
   static const char *const alias_keys[] = {"dbName", "collectionName", "aliasName", NULL};
-  assert_keys(d, alias_keys);
+  st_assert_keys(d, alias_keys);
   assert_string_equal(json_string_value(json_object_get(d, "collectionName")), "al1");
   assert_string_equal(json_string_value(json_object_get(d, "dbName")), "default");
   json_decref(d);
   /* an alias works where a collection name does */
   d = data_of("collections/describe", "{\"collectionName\":\"a1\"}");
   assert_string_equal(json_string_value(json_object_get(d, "collectionName")), "al1");
-  assert_true(list_has(json_object_get(d, "aliases"), "a1"));
+  assert_true(st_list_has(json_object_get(d, "aliases"), "a1"));
   json_decref(d);
   assert_true(has_flag("collections/has", "{\"collectionName\":\"a1\"}"));
-  expect_code(1100, "collections/drop", "{\"collectionName\":\"a1\"}");
-  expect_code(1601, "collections/create", "{\"collectionName\":\"a1\",\"dimension\":2}");
-  expect_code(1601, "collections/rename", "{\"collectionName\":\"al1\",\"newCollectionName\":\"a1\"}");
+  st_expect_code(1100, "collections/drop", "{\"collectionName\":\"a1\"}");
+  st_expect_code(1601, "collections/create", "{\"collectionName\":\"a1\",\"dimension\":2}");
+  st_expect_code(1601, "collections/rename", "{\"collectionName\":\"al1\",\"newCollectionName\":\"a1\"}");
   /* alter re-points */
-  expect_code(0, "aliases/alter", "{\"collectionName\":\"al2\",\"aliasName\":\"a1\"}");
+  st_expect_code(0, "aliases/alter", "{\"collectionName\":\"al2\",\"aliasName\":\"a1\"}");
   d = data_of("aliases/describe", "{\"aliasName\":\"a1\"}");
   assert_string_equal(json_string_value(json_object_get(d, "collectionName")), "al2");
   json_decref(d);
-  expect_code(1600, "aliases/alter", "{\"collectionName\":\"al2\",\"aliasName\":\"a8\"}");
-  expect_code(0, "aliases/drop", "{\"aliasName\":\"a1\"}");
-  expect_code(1600, "aliases/drop", "{\"aliasName\":\"a1\"}");
-  expect_code(1600, "aliases/describe", "{\"aliasName\":\"a1\"}");
-  expect_code(1802, "aliases/drop", "{}");
-  expect_code(1802, "aliases/describe", "{}");
-  expect_code(1802, "aliases/create", "{\"collectionName\":\"al1\"}");
-  expect_code(1802, "aliases/alter", "{\"aliasName\":\"a1\"}");
+  st_expect_code(1600, "aliases/alter", "{\"collectionName\":\"al2\",\"aliasName\":\"a8\"}");
+  st_expect_code(0, "aliases/drop", "{\"aliasName\":\"a1\"}");
+  st_expect_code(1600, "aliases/drop", "{\"aliasName\":\"a1\"}");
+  st_expect_code(1600, "aliases/describe", "{\"aliasName\":\"a1\"}");
+  st_expect_code(1802, "aliases/drop", "{}");
+  st_expect_code(1802, "aliases/describe", "{}");
+  st_expect_code(1802, "aliases/create", "{\"collectionName\":\"al1\"}");
+  st_expect_code(1802, "aliases/alter", "{\"aliasName\":\"a1\"}");
   /* dropping a collection drops its aliases */
-  expect_code(0, "aliases/create", "{\"collectionName\":\"al2\",\"aliasName\":\"a2\"}");
-  expect_code(0, "collections/drop", "{\"collectionName\":\"al2\"}");
-  expect_code(1600, "aliases/describe", "{\"aliasName\":\"a2\"}");
-  expect_code(100, "collections/describe", "{\"collectionName\":\"a2\"}");
+  st_expect_code(0, "aliases/create", "{\"collectionName\":\"al2\",\"aliasName\":\"a2\"}");
+  st_expect_code(0, "collections/drop", "{\"collectionName\":\"al2\"}");
+  st_expect_code(1600, "aliases/describe", "{\"aliasName\":\"a2\"}");
+  st_expect_code(100, "collections/describe", "{\"collectionName\":\"a2\"}");
 }
 
 /* ------------------------------------------------------------- databases */
@@ -385,89 +311,89 @@ static void test_aliases(void **state) {
 static void test_databases(void **state) {
   (void)state;
   json_t *d = data_of("databases/list", "{}");
-  assert_true(list_has(d, "default"));
+  assert_true(st_list_has(d, "default"));
   json_decref(d);
-  expect_code(0, "databases/create", "{\"dbName\":\"db1\",\"properties\":{\"database.replica.number\":1}}");
-  expect_code(65535, "databases/create", "{\"dbName\":\"db1\"}");
-  expect_code(1100, "databases/create", "{\"dbName\":\"bad-db\"}");
-  expect_code(1802, "databases/create", "{}");
+  st_expect_code(0, "databases/create", "{\"dbName\":\"db1\",\"properties\":{\"database.replica.number\":1}}");
+  st_expect_code(65535, "databases/create", "{\"dbName\":\"db1\"}");
+  st_expect_code(1100, "databases/create", "{\"dbName\":\"bad-db\"}");
+  st_expect_code(1802, "databases/create", "{}");
   d = data_of("databases/list", "{}");
-  assert_true(list_has(d, "db1"));
+  assert_true(st_list_has(d, "db1"));
   json_decref(d);
   d = data_of("databases/describe", "{\"dbName\":\"db1\"}");
   static const char *const db_keys[] = {"dbName", "dbID", "properties", NULL};
-  assert_keys(d, db_keys);
+  st_assert_keys(d, db_keys);
   assert_true(json_is_integer(json_object_get(d, "dbID")));
   json_t *kv = json_array_get(json_object_get(d, "properties"), 0);
   assert_string_equal(json_string_value(json_object_get(kv, "key")), "database.replica.number");
   assert_string_equal(json_string_value(json_object_get(kv, "value")), "1");
   json_decref(d);
   /* collections live per database */
-  expect_code(0, "collections/create", "{\"dbName\":\"db1\",\"collectionName\":\"dc\",\"dimension\":2}");
+  st_expect_code(0, "collections/create", "{\"dbName\":\"db1\",\"collectionName\":\"dc\",\"dimension\":2}");
   d = data_of("collections/list", "{\"dbName\":\"db1\"}");
-  assert_true(list_has(d, "dc"));
+  assert_true(st_list_has(d, "dc"));
   json_decref(d);
   d = data_of("collections/list", "{}");
-  assert_false(list_has(d, "dc"));
+  assert_false(st_list_has(d, "dc"));
   json_decref(d);
-  expect_code(100, "collections/describe", "{\"collectionName\":\"dc\"}");
-  expect_message(1100, "not empty", "databases/drop", "{\"dbName\":\"db1\"}");
-  expect_code(0, "databases/alter", "{\"dbName\":\"db1\",\"properties\":{\"k\":\"v\"}}");
-  expect_code(0, "databases/alter_properties", "{\"dbName\":\"db1\",\"properties\":{\"k2\":true}}");
+  st_expect_code(100, "collections/describe", "{\"collectionName\":\"dc\"}");
+  st_expect_message(1100, "not empty", "databases/drop", "{\"dbName\":\"db1\"}");
+  st_expect_code(0, "databases/alter", "{\"dbName\":\"db1\",\"properties\":{\"k\":\"v\"}}");
+  st_expect_code(0, "databases/alter_properties", "{\"dbName\":\"db1\",\"properties\":{\"k2\":true}}");
   d = data_of("databases/describe", "{\"dbName\":\"db1\"}");
   assert_int_equal(json_array_size(json_object_get(d, "properties")), 3);
   json_decref(d);
-  expect_code(0, "databases/drop_properties", "{\"dbName\":\"db1\",\"propertyKeys\":[\"k\",\"k2\"]}");
+  st_expect_code(0, "databases/drop_properties", "{\"dbName\":\"db1\",\"propertyKeys\":[\"k\",\"k2\"]}");
   d = data_of("databases/describe", "{\"dbName\":\"db1\"}");
   assert_int_equal(json_array_size(json_object_get(d, "properties")), 1);
   json_decref(d);
-  expect_code(1802, "databases/alter", "{\"dbName\":\"db1\"}");
-  expect_code(1802, "databases/drop_properties", "{\"dbName\":\"db1\"}");
-  expect_code(800, "databases/alter", "{\"dbName\":\"nodb\",\"properties\":{}}");
-  expect_code(800, "databases/describe", "{\"dbName\":\"nodb\"}");
-  expect_code(800, "databases/drop", "{\"dbName\":\"nodb\"}");
-  expect_message(1100, "can not drop default database", "databases/drop", "{\"dbName\":\"default\"}");
-  expect_code(0, "collections/drop", "{\"dbName\":\"db1\",\"collectionName\":\"dc\"}");
-  expect_code(0, "databases/drop", "{\"dbName\":\"db1\"}");
+  st_expect_code(1802, "databases/alter", "{\"dbName\":\"db1\"}");
+  st_expect_code(1802, "databases/drop_properties", "{\"dbName\":\"db1\"}");
+  st_expect_code(800, "databases/alter", "{\"dbName\":\"nodb\",\"properties\":{}}");
+  st_expect_code(800, "databases/describe", "{\"dbName\":\"nodb\"}");
+  st_expect_code(800, "databases/drop", "{\"dbName\":\"nodb\"}");
+  st_expect_message(1100, "can not drop default database", "databases/drop", "{\"dbName\":\"default\"}");
+  st_expect_code(0, "collections/drop", "{\"dbName\":\"db1\",\"collectionName\":\"dc\"}");
+  st_expect_code(0, "databases/drop", "{\"dbName\":\"db1\"}");
   d = data_of("databases/list", "{}");
-  assert_false(list_has(d, "db1"));
+  assert_false(st_list_has(d, "db1"));
   json_decref(d);
-  expect_code(800, "collections/list", "{\"dbName\":\"db1\"}");
+  st_expect_code(800, "collections/list", "{\"dbName\":\"db1\"}");
   /* a database of the same name can be made again, empty */
-  expect_code(0, "databases/create", "{\"dbName\":\"db1\"}");
+  st_expect_code(0, "databases/create", "{\"dbName\":\"db1\"}");
   d = data_of("collections/list", "{\"dbName\":\"db1\"}");
   assert_int_equal(json_array_size(d), 0);
   json_decref(d);
-  expect_code(0, "databases/drop", "{\"dbName\":\"db1\"}");
+  st_expect_code(0, "databases/drop", "{\"dbName\":\"db1\"}");
 }
 
 /* ------------------------------------------------------------- restart */
 
 static void restart_server(void) {
-  char *dir = strdup(server.data_dir);
+  char *dir = strdup(st_server.data_dir);
   assert_non_null(dir);
-  assert_int_equal(ts_stop(&server), 0);
-  ts_destroy(&server, 1);
-  assert_int_equal(ts_start(&server, dir, NULL, NULL), 0);
+  assert_int_equal(ts_stop(&st_server), 0);
+  ts_destroy(&st_server, 1);
+  assert_int_equal(ts_start(&st_server, dir, NULL, NULL), 0);
   free(dir);
 }
 
 static void test_restart_keeps_metadata(void **state) {
   (void)state;
-  expect_code(0, "databases/create", "{\"dbName\":\"keep\",\"properties\":{\"p\":\"1\"}}");
-  expect_code(0, "collections/create", "{\"dbName\":\"keep\",\"collectionName\":\"kc\",\"dimension\":3}");
-  expect_code(0, "aliases/create", "{\"dbName\":\"keep\",\"collectionName\":\"kc\",\"aliasName\":\"ka\"}");
-  expect_code(0, "collections/create", "{\"collectionName\":\"rk\",\"dimension\":3,"
+  st_expect_code(0, "databases/create", "{\"dbName\":\"keep\",\"properties\":{\"p\":\"1\"}}");
+  st_expect_code(0, "collections/create", "{\"dbName\":\"keep\",\"collectionName\":\"kc\",\"dimension\":3}");
+  st_expect_code(0, "aliases/create", "{\"dbName\":\"keep\",\"collectionName\":\"kc\",\"aliasName\":\"ka\"}");
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"rk\",\"dimension\":3,"
                                        "\"params\":{\"consistencyLevel\":\"Session\"}}");
-  expect_code(0, "collections/release", "{\"collectionName\":\"rk\"}");
-  expect_code(0, "aliases/create", "{\"collectionName\":\"rk\",\"aliasName\":\"rka\"}");
-  expect_code(0, "collections/alter_properties", "{\"collectionName\":\"rk\",\"properties\":{\"x\":5}}");
-  expect_code(0, "collections/create", CUSTOM_SCHEMA("rk2"));
-  expect_code(0, "indexes/create",
+  st_expect_code(0, "collections/release", "{\"collectionName\":\"rk\"}");
+  st_expect_code(0, "aliases/create", "{\"collectionName\":\"rk\",\"aliasName\":\"rka\"}");
+  st_expect_code(0, "collections/alter_properties", "{\"collectionName\":\"rk\",\"properties\":{\"x\":5}}");
+  st_expect_code(0, "collections/create", CUSTOM_SCHEMA("rk2"));
+  st_expect_code(0, "indexes/create",
               "{\"collectionName\":\"rk2\",\"indexParams\":[{\"fieldName\":\"v\",\"indexName\":\"named\"}]}");
   restart_server();
   json_t *d = data_of("databases/list", "{}");
-  assert_true(list_has(d, "keep"));
+  assert_true(st_list_has(d, "keep"));
   json_decref(d);
   d = data_of("databases/describe", "{\"dbName\":\"keep\"}");
   assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(d, "properties"), 0), "value")),
@@ -485,7 +411,7 @@ static void test_restart_keeps_metadata(void **state) {
   json_decref(d);
   assert_string_equal(load_state("{\"dbName\":\"keep\",\"collectionName\":\"kc\"}"), "LoadStateLoaded");
   d = data_of("indexes/list", "{\"collectionName\":\"rk2\"}");
-  assert_true(list_has(d, "named"));
+  assert_true(st_list_has(d, "named"));
   json_decref(d);
 }
 
@@ -499,7 +425,7 @@ typedef struct race_arg {
 } race_arg;
 
 static long post_code(const char *path, const char *body) {
-  json_t *env = ts_post(&server, path, body, NULL);
+  json_t *env = ts_post(&st_server, path, body, NULL);
   long code = ts_code(env);
   json_decref(env);
   return code;
@@ -601,7 +527,7 @@ static void test_metadata_on_disk(void **state) {
   assert_int_equal(ts_start(&other, dir, NULL, NULL), 0);
   json_t *env = ts_post(&other, "databases/list", "{}", NULL);
   assert_int_equal(ts_code(env), 0);
-  assert_false(list_has(json_object_get(env, "data"), "ghost"));
+  assert_false(st_list_has(json_object_get(env, "data"), "ghost"));
   json_decref(env);
   env = ts_post(&other, "aliases/list", "{}", NULL); /* the dangling alias was pruned */
   assert_int_equal(json_array_size(json_object_get(env, "data")), 0);
@@ -630,5 +556,5 @@ int main(void) {
       cmocka_unit_test(test_restart_keeps_metadata), cmocka_unit_test(test_concurrent_metadata_edits),
       cmocka_unit_test(test_metadata_on_disk),
   };
-  return cmocka_run_group_tests(tests, start_server, stop_server);
+  return cmocka_run_group_tests(tests, st_start_server, st_stop_server);
 }

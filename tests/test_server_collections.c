@@ -21,81 +21,12 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "support/testserver.h"
+#include "support/servertest.h"
 
-static ts_server server;
-
-static int start_server(void **state) {
-  (void)state;
-  return ts_start(&server, NULL, NULL, NULL);
-}
-
-static int stop_server(void **state) {
-  (void)state;
-  int rc = ts_stop(&server);
-  ts_destroy(&server, 0);
-  return rc == 0 ? 0 : -1;
-}
-
-/* POSTs a printf-formatted body; the envelope (never NULL). */
-static json_t *call(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static json_t *call(const char *path, const char *fmt, ...) {
-  va_list ap;
-  char *text = NULL;
-  va_start(ap, fmt);
-  int n = vasprintf(&text, fmt, ap);
-  va_end(ap);
-  assert_true(n >= 0);
-  json_t *env = ts_post(&server, path, text, NULL);
-  if (!env) fprintf(stderr, "no JSON answer for %s %s\n", path, text);
-  free(text);
-  assert_non_null(env);
-  return env;
-}
-
-/* Asserts the envelope's code (printing the envelope when it differs). */
-static void expect(json_t *env, long code) {
-  if (ts_code(env) != code) {
-    char *text = json_dumps(env, 0);
-    fprintf(stderr, "expected code %ld, got %s\n", code, text);
-    free(text);
-  }
-  assert_int_equal(ts_code(env), code);
-}
-
-static void expect_code(long code, const char *path, const char *body) {
-  json_t *env = call(path, "%s", body);
-  expect(env, code);
-  if (code != 0) {
-    assert_true(json_is_string(json_object_get(env, "message")));
-    assert_null(json_object_get(env, "data"));
-  }
-  json_decref(env);
-}
-
-/* The object's keys are exactly `keys` (NULL-terminated). */
-static void assert_keys(const json_t *obj, const char *const *keys) {
-  size_t n = 0;
-  assert_true(json_is_object(obj));
-  for (; keys[n]; n++) {
-    if (!json_object_get(obj, keys[n])) fprintf(stderr, "missing key %s\n", keys[n]);
-    assert_non_null(json_object_get(obj, keys[n]));
-  }
-  assert_int_equal(json_object_size(obj), n);
-}
-
-static bool list_has(const json_t *list, const char *name) {
-  size_t i;
-  json_t *v;
-  json_array_foreach(list, i, v) {
-    if (json_is_string(v) && strcmp(json_string_value(v), name) == 0) return true;
-  }
-  return false;
-}
 
 static json_t *describe(const char *name) {
-  json_t *env = call("collections/describe", "{\"collectionName\":\"%s\"}", name);
-  expect(env, 0);
+  json_t *env = st_call("collections/describe", "{\"collectionName\":\"%s\"}", name);
+  st_expect(env, 0);
   return env;
 }
 
@@ -121,13 +52,13 @@ static const char *const field_keys[] = {"name", "id", "type", "primaryKey", "pa
 
 static void test_quick_create_describe(void **state) {
   (void)state;
-  expect_code(0, "collections/create", "{\"collectionName\":\"q1\",\"dimension\":4}");
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"q1\",\"dimension\":4}");
   json_t *env = describe("q1");
   static const char *const env_keys[] = {"code", "data", "message", NULL};
-  assert_keys(env, env_keys);
+  st_assert_keys(env, env_keys);
   assert_string_equal(str_at(env, "message"), "");
   json_t *d = json_object_get(env, "data");
-  assert_keys(d, describe_keys);
+  st_assert_keys(d, describe_keys);
   assert_string_equal(str_at(d, "collectionName"), "q1");
   assert_true(json_is_integer(json_object_get(d, "collectionID")));
   assert_true(json_is_false(json_object_get(d, "autoId")));
@@ -142,7 +73,7 @@ static void test_quick_create_describe(void **state) {
   json_t *fields = json_object_get(d, "fields");
   assert_int_equal(json_array_size(fields), 2);
   json_t *id = json_array_get(fields, 0), *vec = json_array_get(fields, 1);
-  assert_keys(id, field_keys);
+  st_assert_keys(id, field_keys);
   assert_string_equal(str_at(id, "name"), "id");
   assert_int_equal(int_at(id, "id"), 100);
   assert_string_equal(str_at(id, "type"), "Int64");
@@ -157,18 +88,18 @@ static void test_quick_create_describe(void **state) {
   json_t *indexes = json_object_get(d, "indexes");
   assert_int_equal(json_array_size(indexes), 1);
   static const char *const index_keys[] = {"fieldName", "indexName", "metricType", NULL};
-  assert_keys(json_array_get(indexes, 0), index_keys);
+  st_assert_keys(json_array_get(indexes, 0), index_keys);
   assert_string_equal(str_at(json_array_get(indexes, 0), "indexName"), "vector");
   assert_string_equal(str_at(json_array_get(indexes, 0), "metricType"), "COSINE");
   json_decref(env);
   /* the same create again is a no-op; a different one is refused */
-  expect_code(0, "collections/create", "{\"collectionName\":\"q1\",\"dimension\":4}");
-  expect_code(1100, "collections/create", "{\"collectionName\":\"q1\",\"dimension\":8}");
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"q1\",\"dimension\":4}");
+  st_expect_code(1100, "collections/create", "{\"collectionName\":\"q1\",\"dimension\":8}");
 }
 
 static void test_quick_create_options(void **state) {
   (void)state;
-  expect_code(0, "collections/create",
+  st_expect_code(0, "collections/create",
               "{\"collectionName\":\"q2\",\"dimension\":\"3\",\"metricType\":\"L2\",\"idType\":\"VarChar\","
               "\"primaryFieldName\":\"pk\",\"vectorFieldName\":\"emb\",\"description\":\"hello\","
               "\"params\":{\"shardsNum\":\"2\",\"consistencyLevel\":\"Strong\",\"ttlSeconds\":60,"
@@ -196,22 +127,22 @@ static void test_quick_create_options(void **state) {
 
 static void test_quick_create_errors(void **state) {
   (void)state;
-  expect_code(1802, "collections/create", "{\"dimension\":4}");
-  expect_code(1802, "collections/create", "{\"collectionName\":\"\",\"dimension\":4}");
-  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\"}");
-  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":0}");
-  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":40000}");
-  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":4,\"idType\":\"Int32\"}");
-  expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":4,\"metricType\":\"HAMMING\"}");
-  expect_code(1100, "collections/create",
+  st_expect_code(1802, "collections/create", "{\"dimension\":4}");
+  st_expect_code(1802, "collections/create", "{\"collectionName\":\"\",\"dimension\":4}");
+  st_expect_code(1100, "collections/create", "{\"collectionName\":\"e1\"}");
+  st_expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":0}");
+  st_expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":40000}");
+  st_expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":4,\"idType\":\"Int32\"}");
+  st_expect_code(1100, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":4,\"metricType\":\"HAMMING\"}");
+  st_expect_code(1100, "collections/create",
               "{\"collectionName\":\"e1\",\"dimension\":4,\"params\":{\"consistencyLevel\":\"Weak\"}}");
-  expect_code(1100, "collections/create",
+  st_expect_code(1100, "collections/create",
               "{\"collectionName\":\"e1\",\"dimension\":4,\"vectorFieldType\":\"BinaryVector\"}");
-  expect_code(1100, "collections/create", "{\"collectionName\":\"1bad\",\"dimension\":4}");
-  expect_code(1100, "collections/create", "{\"collectionName\":\"bad-name\",\"dimension\":4}");
-  expect_code(800, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":4,\"dbName\":\"nodb\"}");
-  expect_code(0, "collections/has", "{\"collectionName\":\"e1\"}");
-  json_t *env = call("collections/has", "{\"collectionName\":\"e1\"}");
+  st_expect_code(1100, "collections/create", "{\"collectionName\":\"1bad\",\"dimension\":4}");
+  st_expect_code(1100, "collections/create", "{\"collectionName\":\"bad-name\",\"dimension\":4}");
+  st_expect_code(800, "collections/create", "{\"collectionName\":\"e1\",\"dimension\":4,\"dbName\":\"nodb\"}");
+  st_expect_code(0, "collections/has", "{\"collectionName\":\"e1\"}");
+  json_t *env = st_call("collections/has", "{\"collectionName\":\"e1\"}");
   assert_true(json_is_false(json_object_get(json_object_get(env, "data"), "has")));
   json_decref(env);
 }
@@ -248,12 +179,12 @@ static json_t *field_named(json_t *d, const char *name) {
 
 static void test_custom_schema_all_types(void **state) {
   (void)state;
-  json_t *env = call("collections/create", ALL_TYPES_SCHEMA, "c1", "");
-  expect(env, 0);
+  json_t *env = st_call("collections/create", ALL_TYPES_SCHEMA, "c1", "");
+  st_expect(env, 0);
   json_decref(env);
   env = describe("c1");
   json_t *d = json_object_get(env, "data");
-  assert_keys(d, describe_keys);
+  st_assert_keys(d, describe_keys);
   assert_int_equal(json_array_size(json_object_get(d, "fields")), 13);
   assert_true(json_is_true(json_object_get(d, "autoId")));
   assert_true(json_is_true(json_object_get(d, "enableDynamicField")));
@@ -288,22 +219,22 @@ static void test_custom_schema_all_types(void **state) {
   assert_null(json_object_get(field_named(d, "d"), "params"));
   json_decref(env);
   /* no index: loading is refused as in Milvus, until one exists */
-  expect_code(700, "collections/load", "{\"collectionName\":\"c1\"}");
-  expect_code(101, "collections/refresh_load", "{\"collectionName\":\"c1\"}");
-  expect_code(0, "indexes/create", "{\"collectionName\":\"c1\",\"indexParams\":[{\"fieldName\":\"v\"}]}");
-  expect_code(0, "collections/load", "{\"collectionName\":\"c1\"}");
-  env = call("collections/get_load_state", "{\"collectionName\":\"c1\"}");
-  expect(env, 0);
+  st_expect_code(700, "collections/load", "{\"collectionName\":\"c1\"}");
+  st_expect_code(101, "collections/refresh_load", "{\"collectionName\":\"c1\"}");
+  st_expect_code(0, "indexes/create", "{\"collectionName\":\"c1\",\"indexParams\":[{\"fieldName\":\"v\"}]}");
+  st_expect_code(0, "collections/load", "{\"collectionName\":\"c1\"}");
+  env = st_call("collections/get_load_state", "{\"collectionName\":\"c1\"}");
+  st_expect(env, 0);
   assert_string_equal(str_at(json_object_get(env, "data"), "loadState"), "LoadStateLoaded");
   json_decref(env);
 }
 
 static void test_custom_schema_with_indexes(void **state) {
   (void)state;
-  json_t *env = call("collections/create", ALL_TYPES_SCHEMA, "c2",
+  json_t *env = st_call("collections/create", ALL_TYPES_SCHEMA, "c2",
                      ",\"indexParams\":[{\"fieldName\":\"v\",\"indexName\":\"vidx\",\"metricType\":\"L2\","
                      "\"params\":{\"index_type\":\"HNSW\",\"M\":8,\"efConstruction\":64}}]");
-  expect(env, 0);
+  st_expect(env, 0);
   json_decref(env);
   env = describe("c2");
   json_t *d = json_object_get(env, "data");
@@ -313,8 +244,8 @@ static void test_custom_schema_with_indexes(void **state) {
   assert_string_equal(str_at(idx, "fieldName"), "v");
   assert_string_equal(str_at(idx, "metricType"), "L2");
   json_decref(env);
-  env = call("indexes/describe", "{\"collectionName\":\"c2\",\"indexName\":\"vidx\"}");
-  expect(env, 0);
+  env = st_call("indexes/describe", "{\"collectionName\":\"c2\",\"indexName\":\"vidx\"}");
+  st_expect(env, 0);
   assert_string_equal(str_at(json_array_get(json_object_get(env, "data"), 0), "indexType"), "HNSW");
   json_decref(env);
 }
@@ -341,24 +272,24 @@ static void test_custom_schema_errors(void **state) {
       "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\"},"
       "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]}}",
       NULL};
-  for (size_t i = 0; bodies_1100[i]; i++) expect_code(1100, path, bodies_1100[i]);
-  json_t *env = call(path, "%s", bodies_1100[0]);
+  for (size_t i = 0; bodies_1100[i]; i++) st_expect_code(1100, path, bodies_1100[i]);
+  json_t *env = st_call(path, "%s", bodies_1100[0]);
   assert_non_null(strstr(str_at(env, "message"), "data type int64 is invalid(case sensitive)"));
   json_decref(env);
-  env = call(path, "%s", bodies_1100[6]);
+  env = st_call(path, "%s", bodies_1100[6]);
   assert_non_null(strstr(str_at(env, "message"), "not supported yet"));
   json_decref(env);
-  expect_code(1802, path,
+  st_expect_code(1802, path,
               "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"isPrimary\":true}]}}");
-  expect_code(1802, path,
+  st_expect_code(1802, path,
               "{\"collectionName\":\"x1\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\","
               "\"isPrimary\":true},{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]},"
               "\"indexParams\":[{\"fieldName\":\"nope\",\"metricType\":\"L2\"}]}");
-  env = call("collections/has", "{\"collectionName\":\"x1\"}");
+  env = st_call("collections/has", "{\"collectionName\":\"x1\"}");
   assert_true(json_is_false(json_object_get(json_object_get(env, "data"), "has")));
   json_decref(env);
   /* isPartitionKey is accepted (and ignored) */
-  expect_code(0, path,
+  st_expect_code(0, path,
               "{\"collectionName\":\"x2\",\"schema\":{\"fields\":[{\"fieldName\":\"id\",\"dataType\":\"Int64\","
               "\"isPrimary\":true},{\"fieldName\":\"k\",\"dataType\":\"Int64\",\"isPartitionKey\":true},"
               "{\"fieldName\":\"v\",\"dataType\":\"FloatVector\",\"elementTypeParams\":{\"dim\":4}}]}}");
@@ -368,28 +299,28 @@ static void test_custom_schema_errors(void **state) {
 
 static void test_list_has_drop(void **state) {
   (void)state;
-  expect_code(0, "collections/create", "{\"collectionName\":\"l1\",\"dimension\":2}");
-  json_t *env = call("collections/list", "{}");
-  expect(env, 0);
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"l1\",\"dimension\":2}");
+  json_t *env = st_call("collections/list", "{}");
+  st_expect(env, 0);
   assert_true(json_is_array(json_object_get(env, "data")));
-  assert_true(list_has(json_object_get(env, "data"), "l1"));
+  assert_true(st_list_has(json_object_get(env, "data"), "l1"));
   json_decref(env);
-  env = call("collections/has", "{\"collectionName\":\"l1\"}");
+  env = st_call("collections/has", "{\"collectionName\":\"l1\"}");
   static const char *const has_keys[] = {"has", NULL};
-  assert_keys(json_object_get(env, "data"), has_keys);
+  st_assert_keys(json_object_get(env, "data"), has_keys);
   assert_true(json_is_true(json_object_get(json_object_get(env, "data"), "has")));
   json_decref(env);
-  expect_code(0, "collections/drop", "{\"collectionName\":\"l1\"}");
-  expect_code(0, "collections/drop", "{\"collectionName\":\"l1\"}");
-  expect_code(100, "collections/describe", "{\"collectionName\":\"l1\"}");
-  env = call("collections/list", "{}");
-  assert_false(list_has(json_object_get(env, "data"), "l1"));
+  st_expect_code(0, "collections/drop", "{\"collectionName\":\"l1\"}");
+  st_expect_code(0, "collections/drop", "{\"collectionName\":\"l1\"}");
+  st_expect_code(100, "collections/describe", "{\"collectionName\":\"l1\"}");
+  env = st_call("collections/list", "{}");
+  assert_false(st_list_has(json_object_get(env, "data"), "l1"));
   json_decref(env);
-  expect_code(800, "collections/list", "{\"dbName\":\"nodb\"}");
-  expect_code(800, "collections/drop", "{\"collectionName\":\"l1\",\"dbName\":\"nodb\"}");
-  env = call("collections/drop", "{\"collectionName\":\"l1\"}");
+  st_expect_code(800, "collections/list", "{\"dbName\":\"nodb\"}");
+  st_expect_code(800, "collections/drop", "{\"collectionName\":\"l1\",\"dbName\":\"nodb\"}");
+  env = st_call("collections/drop", "{\"collectionName\":\"l1\"}");
   static const char *const ok_keys[] = {"code", "data", NULL};
-  assert_keys(env, ok_keys);
+  st_assert_keys(env, ok_keys);
   assert_int_equal(json_object_size(json_object_get(env, "data")), 0);
   json_decref(env);
 }
@@ -404,10 +335,10 @@ static void test_missing_and_unknown(void **state) {
       "collections/load",           "collections/release",     "collections/refresh_load",
       "collections/alter_properties", "collections/drop_properties", "collections/flush",
       "collections/compact",        NULL};
-  for (size_t i = 0; paths[i]; i++) expect_code(1802, paths[i], "{}");
+  for (size_t i = 0; paths[i]; i++) st_expect_code(1802, paths[i], "{}");
   for (size_t i = 0; paths[i]; i++) {
     if (strcmp(paths[i], "collections/has") == 0 || strcmp(paths[i], "collections/drop") == 0) continue;
-    expect_code(100, paths[i],
+    st_expect_code(100, paths[i],
                 "{\"collectionName\":\"ghost\",\"newCollectionName\":\"g2\",\"properties\":{\"a\":1},"
                 "\"propertyKeys\":[\"a\"]}");
   }
@@ -417,16 +348,16 @@ static void test_missing_and_unknown(void **state) {
 
 static void test_rename(void **state) {
   (void)state;
-  expect_code(0, "collections/create", "{\"collectionName\":\"r1\",\"dimension\":2}");
-  expect_code(0, "collections/create", "{\"collectionName\":\"r3\",\"dimension\":2}");
-  expect_code(0, "collections/release", "{\"collectionName\":\"r1\"}");
-  expect_code(1802, "collections/rename", "{\"collectionName\":\"r1\"}");
-  expect_code(1100, "collections/rename", "{\"collectionName\":\"r1\",\"newCollectionName\":\"r3\"}");
-  expect_code(1100, "collections/rename", "{\"collectionName\":\"r1\",\"newCollectionName\":\"r-2\"}");
-  expect_code(1100, "collections/rename",
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"r1\",\"dimension\":2}");
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"r3\",\"dimension\":2}");
+  st_expect_code(0, "collections/release", "{\"collectionName\":\"r1\"}");
+  st_expect_code(1802, "collections/rename", "{\"collectionName\":\"r1\"}");
+  st_expect_code(1100, "collections/rename", "{\"collectionName\":\"r1\",\"newCollectionName\":\"r3\"}");
+  st_expect_code(1100, "collections/rename", "{\"collectionName\":\"r1\",\"newCollectionName\":\"r-2\"}");
+  st_expect_code(1100, "collections/rename",
               "{\"collectionName\":\"r1\",\"newCollectionName\":\"r2\",\"newDbName\":\"other\"}");
-  expect_code(0, "collections/rename", "{\"collectionName\":\"r1\",\"newCollectionName\":\"r2\"}");
-  expect_code(100, "collections/describe", "{\"collectionName\":\"r1\"}");
+  st_expect_code(0, "collections/rename", "{\"collectionName\":\"r1\",\"newCollectionName\":\"r2\"}");
+  st_expect_code(100, "collections/describe", "{\"collectionName\":\"r1\"}");
   json_t *env = describe("r2");
   assert_string_equal(str_at(json_object_get(env, "data"), "collectionName"), "r2");
   assert_string_equal(str_at(json_object_get(env, "data"), "load"), "LoadStateNotLoad");
@@ -437,32 +368,32 @@ static void test_rename(void **state) {
 
 static void test_stats_flush_compact(void **state) {
   (void)state;
-  expect_code(0, "collections/create", "{\"collectionName\":\"s1\",\"dimension\":2}");
-  json_t *env = call("collections/get_stats", "{\"collectionName\":\"s1\"}");
-  expect(env, 0);
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"s1\",\"dimension\":2}");
+  json_t *env = st_call("collections/get_stats", "{\"collectionName\":\"s1\"}");
+  st_expect(env, 0);
   static const char *const stats_keys[] = {"rowCount", NULL};
-  assert_keys(json_object_get(env, "data"), stats_keys);
+  st_assert_keys(json_object_get(env, "data"), stats_keys);
   assert_int_equal(int_at(json_object_get(env, "data"), "rowCount"), 0);
   json_decref(env);
-  expect_code(0, "collections/flush", "{\"collectionName\":\"s1\"}");
-  env = call("collections/compact", "{\"collectionName\":\"s1\",\"isClustering\":false}");
-  expect(env, 0);
+  st_expect_code(0, "collections/flush", "{\"collectionName\":\"s1\"}");
+  env = st_call("collections/compact", "{\"collectionName\":\"s1\",\"isClustering\":false}");
+  st_expect(env, 0);
   static const char *const compact_keys[] = {"compactionID", NULL};
-  assert_keys(json_object_get(env, "data"), compact_keys);
+  st_assert_keys(json_object_get(env, "data"), compact_keys);
   json_int_t id = int_at(json_object_get(env, "data"), "compactionID");
   assert_true(id > 0);
   json_decref(env);
   static const char *const state_keys[] = {"compactionID", "state", "executingPlanNumber", "timeoutPlanNumber",
                                            "completedPlanNumber", NULL};
-  env = call("collections/get_compaction_state", "{\"jobID\":%lld}", (long long)id);
-  expect(env, 0);
-  assert_keys(json_object_get(env, "data"), state_keys);
+  env = st_call("collections/get_compaction_state", "{\"jobID\":%lld}", (long long)id);
+  st_expect(env, 0);
+  st_assert_keys(json_object_get(env, "data"), state_keys);
   assert_string_equal(str_at(json_object_get(env, "data"), "state"), "Completed");
   json_decref(env);
-  env = call("collections/get_compaction_state", "{\"compactionID\":%lld}", (long long)id);
+  env = st_call("collections/get_compaction_state", "{\"compactionID\":%lld}", (long long)id);
   assert_string_equal(str_at(json_object_get(env, "data"), "state"), "Completed");
   json_decref(env);
-  env = call("collections/get_compaction_state", "{\"jobID\":%lld}", (long long)id + 1000000);
+  env = st_call("collections/get_compaction_state", "{\"jobID\":%lld}", (long long)id + 1000000);
   assert_string_equal(str_at(json_object_get(env, "data"), "state"), "UndefiedState");
   json_decref(env);
 }
@@ -470,8 +401,8 @@ static void test_stats_flush_compact(void **state) {
 /* ------------------------------------------------------------ load state */
 
 static void expect_load_state(const char *body, const char *want) {
-  json_t *env = call("collections/get_load_state", "%s", body);
-  expect(env, 0);
+  json_t *env = st_call("collections/get_load_state", "%s", body);
+  st_expect(env, 0);
   assert_string_equal(str_at(env, "message"), "");
   json_t *d = json_object_get(env, "data");
   assert_string_equal(str_at(d, "loadState"), want);
@@ -486,26 +417,26 @@ static void expect_load_state(const char *body, const char *want) {
 
 static void test_load_release(void **state) {
   (void)state;
-  expect_code(0, "collections/create", "{\"collectionName\":\"ld1\",\"dimension\":2}");
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"ld1\",\"dimension\":2}");
   expect_load_state("{\"collectionName\":\"ld1\"}", "LoadStateLoaded");
-  expect_code(0, "collections/refresh_load", "{\"collectionName\":\"ld1\"}");
-  expect_code(0, "collections/release", "{\"collectionName\":\"ld1\"}");
+  st_expect_code(0, "collections/refresh_load", "{\"collectionName\":\"ld1\"}");
+  st_expect_code(0, "collections/release", "{\"collectionName\":\"ld1\"}");
   expect_load_state("{\"collectionName\":\"ld1\"}", "LoadStateNotLoad");
-  expect_code(101, "collections/refresh_load", "{\"collectionName\":\"ld1\"}");
-  expect_code(0, "collections/load", "{\"collectionName\":\"ld1\"}");
+  st_expect_code(101, "collections/refresh_load", "{\"collectionName\":\"ld1\"}");
+  st_expect_code(0, "collections/load", "{\"collectionName\":\"ld1\"}");
   expect_load_state("{\"collectionName\":\"ld1\",\"partitionNames\":[\"_default\"]}", "LoadStateLoaded");
-  expect_code(200, "collections/get_load_state", "{\"collectionName\":\"ld1\",\"partitionNames\":[\"nope\"]}");
-  expect_code(100, "collections/get_load_state", "{\"collectionName\":\"nope\"}");
+  st_expect_code(200, "collections/get_load_state", "{\"collectionName\":\"ld1\",\"partitionNames\":[\"nope\"]}");
+  st_expect_code(100, "collections/get_load_state", "{\"collectionName\":\"nope\"}");
 }
 
 /* ------------------------------------------------------------ properties */
 
 static void test_properties(void **state) {
   (void)state;
-  expect_code(0, "collections/create", "{\"collectionName\":\"p1\",\"dimension\":2}");
-  expect_code(1802, "collections/alter_properties", "{\"collectionName\":\"p1\"}");
-  expect_code(1802, "collections/drop_properties", "{\"collectionName\":\"p1\"}");
-  expect_code(0, "collections/alter_properties",
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"p1\",\"dimension\":2}");
+  st_expect_code(1802, "collections/alter_properties", "{\"collectionName\":\"p1\"}");
+  st_expect_code(1802, "collections/drop_properties", "{\"collectionName\":\"p1\"}");
+  st_expect_code(0, "collections/alter_properties",
               "{\"collectionName\":\"p1\",\"properties\":{\"collection.ttl.seconds\":3600,\"mmap.enabled\":true}}");
   json_t *env = describe("p1");
   json_t *props = json_object_get(json_object_get(env, "data"), "properties");
@@ -525,7 +456,7 @@ static void test_properties(void **state) {
   }
   assert_int_equal(seen, 2);
   json_decref(env);
-  expect_code(0, "collections/drop_properties", "{\"collectionName\":\"p1\",\"propertyKeys\":[\"mmap.enabled\"]}");
+  st_expect_code(0, "collections/drop_properties", "{\"collectionName\":\"p1\",\"propertyKeys\":[\"mmap.enabled\"]}");
   env = describe("p1");
   props = json_object_get(json_object_get(env, "data"), "properties");
   assert_int_equal(json_array_size(props), 1);
@@ -542,5 +473,5 @@ int main(void) {
       cmocka_unit_test(test_rename),                 cmocka_unit_test(test_stats_flush_compact),
       cmocka_unit_test(test_load_release),           cmocka_unit_test(test_properties),
   };
-  return cmocka_run_group_tests(tests, start_server, stop_server);
+  return cmocka_run_group_tests(tests, st_start_server, st_stop_server);
 }
