@@ -592,6 +592,81 @@ static void test_jsonl(void **state) {
   assert_int_equal(number_after(c->out, "rows:"), 0);
 }
 
+/* The output is exactly these lines, in any order (rows come out in
+ * storage order, which spreads ids over shards). */
+static void assert_lines(const char *out, const char *const *lines) {
+  size_t n = 0, got = 0;
+  for (; lines[n]; n++) {
+    char line[256];
+    snprintf(line, sizeof line, "%s\n", lines[n]);
+    assert_contains(out, line);
+  }
+  for (const char *p = out; *p; p++) got += *p == '\n';
+  assert_int_equal(got, n);
+}
+
+/* `query` and `search --filter --profile` over rows imported from .jsonl
+ * with scalar, JSON and dynamic fields: the printed rows are exactly the
+ * ones the filter selects (the test knows the data), --count agrees, and a
+ * bad filter is exit 1 with the position and a caret. */
+static void test_query_and_filtered_search(void **state) {
+  ctx *c = *state;
+  char spath[512], jpath[512], qpath[512];
+  char text[8192];
+  size_t len = 0;
+  path_in(c, spath, sizeof spath, "schema.json");
+  path_in(c, jpath, sizeof jpath, "rows.jsonl");
+  path_in(c, qpath, sizeof qpath, "q.fvecs");
+  write_text(spath,
+             "{\"enableDynamicField\":true,\"fields\":["
+             "{\"name\":\"id\",\"type\":\"Int64\",\"isPrimary\":true},"
+             "{\"name\":\"vector\",\"type\":\"FloatVector\",\"dim\":2,\"metric\":\"L2\"},"
+             "{\"name\":\"year\",\"type\":\"Int32\"},"
+             "{\"name\":\"info\",\"type\":\"JSON\"}]}");
+  for (int i = 1; i <= 20; i++) {
+    len += (size_t)snprintf(text + len, sizeof text - len,
+                            "{\"id\":%d,\"vector\":[%d,0],\"year\":%d,"
+                            "\"info\":{\"tags\":[\"t%d\"],\"n\":%d},\"color\":\"%s\"}\n",
+                            i, i, 2000 + i, i % 3, i, i % 2 ? "red" : "blue");
+  }
+  write_text(jpath, text);
+  assert_run(c, 0, "import", c->db, "q", jpath, "--schema", spath, "--fsync", "none");
+
+  /* year > 2015 and color == "red": ids 17, 19 (odd ids are red). */
+  assert_run(c, 0, "query", c->db, "q", "--filter", "year > 2015 and color == \"red\"",
+             "--output", "year");
+  assert_lines(c->out, (const char *const[]){"{\"id\":17,\"year\":2017}", "{\"id\":19,\"year\":2019}", NULL});
+  /* JSON path and json_contains: ids with i % 3 == 1 and n >= 10. */
+  assert_run(c, 0, "query", c->db, "q", "--filter",
+             "json_contains(info[\"tags\"], \"t1\") and info[\"n\"] >= 10", "--output", "id");
+  assert_lines(c->out, (const char *const[]){"{\"id\":10}", "{\"id\":13}", "{\"id\":16}", "{\"id\":19}", NULL});
+  assert_run(c, 0, "query", c->db, "q", "--filter", "id <= 10", "--count");
+  assert_string_equal(c->out, "10\n");
+  assert_run(c, 0, "query", c->db, "q", "--filter", "id > 0", "--limit", "2", "--offset", "3",
+             "--output", "id");
+  size_t lines = 0;
+  for (const char *p = c->out; *p; p++) lines += *p == '\n';
+  assert_int_equal(lines, 2);
+  assert_run(c, 1, "query", c->db, "q", "--filter", "year >");
+  assert_contains(c->err, "position 6");
+  assert_contains(c->err, "^");
+
+  /* Filtered search: the nearest blue row to (5, 0) is 4 or 6; with
+   * id > 5 it must be 6; the profile names the optimizer's choice. */
+  float q[2] = {5, 0};
+  write_fvecs(qpath, q, 1, 2);
+  assert_run(c, 0, "search", c->db, "q", qpath, "--k", "1", "--filter",
+             "color == \"blue\" and id > 5", "--profile");
+  assert_contains(c->out, " 1. id 6 ");
+  assert_contains(c->out, "profile: {");
+  assert_contains(c->out, "\"choice\":");
+  assert_run(c, 1, "search", c->db, "q", qpath, "--filter", "year == \"x\"");
+  assert_contains(c->err, "year");
+  /* A name that is not a field is a dynamic key (Milvus): no row has it. */
+  assert_run(c, 0, "search", c->db, "q", qpath, "--filter", "nope == 1");
+  assert_contains(c->out, "query 0: 0 hits");
+}
+
 static void test_search_dimension_mismatch(void **state) {
   ctx *c = *state;
   float *v = import_random(c, "d16", 20, 16, "d16.fvecs");
@@ -755,6 +830,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_truncated_fvecs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_inconsistent_dim, setup, teardown),
       cmocka_unit_test_setup_teardown(test_jsonl, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_query_and_filtered_search, setup, teardown),
       cmocka_unit_test_setup_teardown(test_search_dimension_mismatch, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_check_fresh_db, setup, teardown),

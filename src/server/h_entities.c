@@ -1233,6 +1233,9 @@ static void h_search(srv_request *req) {
     a.r.output_count = l.out.count;
     a.r.partitions = l.parts.names;
     a.r.partition_count = l.parts.count;
+    /* Alone, a search may use every core; next to other requests, the
+     * cores are already busy and waking the pool only adds hand-offs. */
+    a.r.threads = srv_http_inflight() > 1 ? 1 : 0;
     vs_status st = vs_search(t.db, t.name, &a.r, &res);
     if (st == VS_OK) reply_hits(req, res, &s, &l.out);
     else srv_reply_status(req, st);
