@@ -23,7 +23,9 @@
  *      (it would otherwise take over 10 s; the CSV says how many ran);
  *   5. frees them and writes the CSV, the gnuplot data and the markdown
  *      summary (ann_report.c).  bench/ann/run turns them into the plot and
- *      the section of docs/benchmarks.md.
+ *      the section of docs/benchmarks.md;
+ *   6. runs the filtered-search part (ann_filter.c, its own essay) on the
+ *      same data unless --no-filter; --filter-only skips steps 2 to 5.
  *
  * Recall@10 is ann-benchmarks' definition: a returned row counts when its
  * exact distance is at most the 10th exact neighbour's distance, so ties
@@ -49,6 +51,8 @@
  *
  * Usage: ann_bench [--data DIR] [--queries N] [--only a,b] [--threads T]
  *                  [--csv F] [--plot F] [--md F] [--command TEXT]
+ *                  [--filter-only | --no-filter] [--filter-queries N]
+ *                  [--filter-csv F] [--filter-md F] [--work DIR]
  */
 #include <ctype.h>
 #include <errno.h>
@@ -61,6 +65,7 @@
 #include <zlib.h>
 
 #include "ann.h"
+#include "ann_filter.h"
 #include "ann_report.h"
 #include "index/index.h"
 
@@ -80,6 +85,9 @@ typedef struct options {
   const char *only;
   uint32_t threads;
   const char *csv, *plot, *md, *command;
+  int filter_mode;          /* 0 both parts, 1 filtered only, -1 no filtered */
+  size_t filter_queries;
+  const char *filter_csv, *filter_md, *work_dir;
 } options;
 
 typedef struct dataset {
@@ -411,9 +419,15 @@ static size_t gather(const options *opt, const ann_contender **out) {
 
 static void parse_args(int argc, char **argv, options *opt) {
   *opt = (options){.data_dir = "/usr/share/datasets/fashion-mnist", .queries = 10000, .threads = 2,
-                   .csv = "ann.csv", .plot = "ann.dat", .md = "ann.md", .command = "make bench-ann"};
+                   .csv = "ann.csv", .plot = "ann.dat", .md = "ann.md", .command = "make bench-ann",
+                   .filter_queries = 1000, .filter_csv = "ann_filtered.csv", .filter_md = "ann_filtered.md",
+                   .work_dir = "."};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
+    if (strcmp(a, "--filter-only") == 0 || strcmp(a, "--no-filter") == 0) {
+      opt->filter_mode = a[2] == 'f' ? 1 : -1;
+      continue;
+    }
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) die("option %s needs a value", a);
     if (strcmp(a, "--data") == 0) opt->data_dir = v;
@@ -424,10 +438,16 @@ static void parse_args(int argc, char **argv, options *opt) {
     else if (strcmp(a, "--plot") == 0) opt->plot = v;
     else if (strcmp(a, "--md") == 0) opt->md = v;
     else if (strcmp(a, "--command") == 0) opt->command = v;
+    else if (strcmp(a, "--filter-queries") == 0) opt->filter_queries = strtoul(v, NULL, 10);
+    else if (strcmp(a, "--filter-csv") == 0) opt->filter_csv = v;
+    else if (strcmp(a, "--filter-md") == 0) opt->filter_md = v;
+    else if (strcmp(a, "--work") == 0) opt->work_dir = v;
     else die("unknown option %s", a);
     i++;
   }
-  if (opt->queries == 0 || opt->threads == 0 || opt->threads > 64) die("%s", "bad --queries or --threads");
+  if (opt->queries == 0 || opt->threads == 0 || opt->threads > 64 || opt->filter_queries == 0) {
+    die("%s", "bad --queries, --filter-queries or --threads");
+  }
 }
 
 static void read_line(const char *path, const char *prefix, char *out, size_t len) {
@@ -475,6 +495,41 @@ static void fill_info(ann_run_info *info, const options *opt, const dataset *d, 
   info->slow_queries = SLOW_QUERIES;
 }
 
+/* Steps 2 to 5: ground truth, builds, the interleaved sweep, the reports. */
+static void run_unfiltered(const options *opt, dataset *d, ann_run_info *info, size_t query_rows, double start) {
+  const ann_contender *list[MAX_CONTENDERS];
+  info->ground_truth_s = compute_ground_truth(d, opt->threads);
+  fprintf(stderr, "ann_bench: exact top-%u of %zu queries in %.1f s\n", GT_K, d->nq, info->ground_truth_s);
+  size_t count = gather(opt, list);
+  ann_result *results = calloc(count ? count : 1, sizeof *results);
+  if (!results) die("%s", "out of memory");
+  run_all(list, count, d, &info->cfg, results);
+  fill_info(info, opt, d, query_rows);
+  read_load(info->load_after, sizeof info->load_after);
+  info->total_s = now_s() - start;
+  if (ann_write_csv(opt->csv, results, count, info) != 0 || ann_write_plot_data(opt->plot, results, count) != 0 ||
+      ann_write_markdown(opt->md, results, count, info) != 0) {
+    die("cannot write the results: %s", strerror(errno));
+  }
+  fprintf(stderr, "ann_bench: done in %.0f s\n", info->total_s);
+  free(results);
+  free(d->gt_ids);
+  free(d->gt_kth);
+  d->gt_ids = NULL;
+  d->gt_kth = NULL;
+}
+
+/* Step 6: the filtered part on the same base and queries. */
+static int run_filtered(const options *opt, const dataset *d, const ann_run_info *info, size_t query_rows) {
+  ann_filter_input in = {.base = d->base, .n = d->n, .dim = d->dim, .queries = d->queries,
+                         .nq = VS_MIN(opt->filter_queries, query_rows), .data_dir = opt->data_dir,
+                         .work_dir = opt->work_dir, .threads = opt->threads, .cfg = &info->cfg,
+                         .csv = opt->filter_csv, .md = opt->filter_md, .command = opt->command,
+                         .load_before = info->load_before};
+  fprintf(stderr, "ann_bench: filtered search, %zu queries\n", in.nq);
+  return ann_filter_run(&in);
+}
+
 int main(int argc, char **argv) {
   options opt;
   dataset d = {0};
@@ -482,7 +537,6 @@ int main(int argc, char **argv) {
   uint32_t qdim = 0;
   size_t query_rows = 0;
   ann_run_info info = {0};
-  const ann_contender *list[MAX_CONTENDERS];
   double start = now_s();
   parse_args(argc, argv, &opt);
   read_load(info.load_before, sizeof info.load_before);
@@ -496,24 +550,9 @@ int main(int argc, char **argv) {
           opt.threads);
   info.cfg = (ann_build_config){.M = 16, .ef_construction = 200, .nlist = 1024, .pq_m = 98, .pq_nbits = 8,
                                 .threads = opt.threads};
-  info.ground_truth_s = compute_ground_truth(&d, opt.threads);
-  fprintf(stderr, "ann_bench: exact top-%u of %zu queries in %.1f s\n", GT_K, d.nq, info.ground_truth_s);
-  size_t count = gather(&opt, list);
-  ann_result *results = calloc(count ? count : 1, sizeof *results);
-  if (!results) die("%s", "out of memory");
-  run_all(list, count, &d, &info.cfg, results);
-  fill_info(&info, &opt, &d, query_rows);
-  read_load(info.load_after, sizeof info.load_after);
-  info.total_s = now_s() - start;
-  if (ann_write_csv(opt.csv, results, count, &info) != 0 || ann_write_plot_data(opt.plot, results, count) != 0 ||
-      ann_write_markdown(opt.md, results, count, &info) != 0) {
-    die("cannot write the results: %s", strerror(errno));
-  }
-  fprintf(stderr, "ann_bench: done in %.0f s\n", info.total_s);
-  free(results);
-  free(d.gt_ids);
-  free(d.gt_kth);
+  if (opt.filter_mode != 1) run_unfiltered(&opt, &d, &info, query_rows, start);
+  int rc = opt.filter_mode == -1 ? 0 : run_filtered(&opt, &d, &info, query_rows);
   free(d.base);
   free(d.queries);
-  return 0;
+  return rc;
 }
