@@ -292,6 +292,7 @@ static json_t *extra_cost(json_t *profile) {
 typedef struct row_build {
   const ent_schema *s;
   const json_t *data;
+  const srv_packed *packed; /* vector arrays taken out of the body, or NULL */
   size_t n;
   vs_rows *rows;
   int64_t *pk_ints;        /* the rows' Int64 keys, kept for insertIds */
@@ -453,6 +454,14 @@ static bool json_float(const json_t *v, float *out) {
 }
 
 static bool build_vector_row(row_build *b, const vs_field_def *f, size_t r, float *dst) {
+  const srv_packed_slot *sl = srv_packed_find(b->packed, r, f->name);
+  if (sl) {
+    if (sl->count != f->dim) {
+      return build_fail(b, "field '%s' expects %u floats, row %zu has %zu", f->name, f->dim, r, sl->count);
+    }
+    memcpy(dst, b->packed->values + sl->first, f->dim * sizeof *dst);
+    return true;
+  }
   const json_t *v = cell(b, r, f->name);
   if (!v) return build_fail(b, "row %zu is missing field '%s'", r, f->name);
   if (!json_is_array(v) || json_array_size(v) != f->dim) {
@@ -617,6 +626,29 @@ static bool check_write_data(srv_request *req, const json_t *data) {
   return true;
 }
 
+/* Packed arrays under keys that are not vector fields (Array and JSON
+ * fields, dynamic keys) go back into their rows as the JSON values the
+ * body held, parsed from their own text, so they are exactly what an
+ * unpacked body would have given. */
+static bool unpack_other_keys(srv_request *req, const ent_schema *s, json_t *data) {
+  const srv_packed *p = req->packed;
+  for (size_t i = 0; p && i < p->nslots; i++) {
+    const srv_packed_slot *sl = &p->slots[i];
+    json_t *row = json_array_get(data, sl->row);
+    if (!sl->key || !json_is_object(row)) continue;
+    char *key = strndup(sl->key, sl->key_len);
+    if (!key) return false;
+    int f = schema_index(s, key);
+    bool vector = f >= 0 && s->fields[f].type == VS_TYPE_FLOAT_VECTOR;
+    json_error_t err;
+    json_t *v = vector ? NULL : json_loadb(p->source + sl->raw_begin, sl->raw_end - sl->raw_begin, 0, &err);
+    bool ok = vector || (v && json_object_set_new(row, key, v) == 0);
+    free(key);
+    if (!ok) return false;
+  }
+  return true;
+}
+
 static void write_rows(srv_request *req, bool upsert) {
   srv_target t;
   ent_schema s = {0};
@@ -628,7 +660,10 @@ static void write_rows(srv_request *req, bool upsert) {
   if (!check_write_data(req, data)) return;
   if (!srv_opt_string(req, "partitionName", &partition)) return;
   if (!schema_load(req, &t, &s)) return;
-  if (!build_rows(&b, &s, data)) {
+  b.packed = req->packed;
+  if (!unpack_other_keys(req, &s, (json_t *)data)) {
+    srv_reply_status(req, VS_ERR_NOMEM);
+  } else if (!build_rows(&b, &s, data)) {
     srv_reply_error(req, SRV_CODE_INSERT_DATA, "fail to deal the insert data, error: %s", b.err);
   } else {
     vs_write_info info = {0};
@@ -988,6 +1023,15 @@ static bool parse_vectors(srv_request *req, const json_t *data, uint32_t dim, fl
     return false;
   }
   for (size_t q = 0; q < *nq; q++) {
+    const srv_packed_slot *sl = srv_packed_find(req->packed, q, NULL);
+    if (sl && data == srv_get_exact(req, "data")) {
+      if (sl->count != dim) {
+        free(buf);
+        return bad_vectors(req, "vector %zu: dimension: %u, but length of []float: %zu", q, dim, sl->count);
+      }
+      memcpy(buf + q * dim, req->packed->values + sl->first, dim * sizeof *buf);
+      continue;
+    }
     const json_t *v = json_array_get(data, q);
     size_t len = json_is_array(v) ? json_array_size(v) : 0;
     if (len != dim) {

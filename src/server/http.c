@@ -88,6 +88,7 @@ struct http_job {
   enum { KIND_API, KIND_PROBE, KIND_OPTIONS, KIND_NOT_FOUND } kind;
   const char *route_label;       /* metrics label */
   vs_buf body;
+  srv_packed packed;             /* vector arrays taken out of the body */
   bool too_large;
   bool sent;                     /* a response is queued (MHD thread only) */
   bool counted;                  /* in the in-flight gauge */
@@ -424,6 +425,7 @@ static void job_unref(http_job *job) {
   vs_buf_free(&job->body);
   free(job->resp);
   free(job->url);
+  srv_packed_free(&job->packed);
   free(job);
 }
 
@@ -560,6 +562,12 @@ static bool resolve_db(http_job *job) {
 }
 
 /* Parses the body into job->req; false with the response set on error. */
+/* Routes whose handlers read packed vector arrays (h_entities.c). */
+static bool route_packs(const srv_route *route) {
+  return strcmp(route->path, "/entities/insert") == 0 || strcmp(route->path, "/entities/upsert") == 0 ||
+         strcmp(route->path, "/entities/search") == 0;
+}
+
 static bool parse_body(http_job *job) {
   const srv_config *cfg = &job->http->srv->config;
   const char *text = (const char *)job->body.data;
@@ -575,8 +583,12 @@ static bool parse_body(http_job *job) {
                   cfg->max_json_depth);
     return false;
   }
+  /* Vector arrays go straight to floats (packed.c) on the routes whose
+   * handlers read them from there; the rest of the body is parsed. */
+  bool packed = job->route && route_packs(job->route) && srv_pack_arrays(text, len, &job->packed);
   json_error_t err;
-  json_t *body = json_loadb(text, len, 0, &err);
+  json_t *body = packed ? json_loadb(job->packed.text, job->packed.text_len, 0, &err)
+                        : json_loadb(text, len, 0, &err);
   if (body == NULL) {
     job_set_error(job, 200, SRV_CODE_BAD_JSON, HTTP_MSG_BAD_JSON ", error: %s", err.text);
     return false;
@@ -588,7 +600,11 @@ static bool parse_body(http_job *job) {
     return false;
   }
   job->req.body = body;
-  vs_buf_free(&job->body);
+  if (packed) {
+    job->req.packed = &job->packed; /* its slots point into job->body */
+  } else {
+    vs_buf_free(&job->body);
+  }
   json_t *profile = srv_obj_get(body, "profile");
   job->req.profile = json_is_true(profile);
   apply_headers(job);

@@ -97,6 +97,8 @@ typedef struct srv_server {
 int srv_serve_main(int argc, char **argv);
 int srv_config_main(int argc, char **argv);
 
+typedef struct srv_packed srv_packed; /* packed.c, below */
+
 /* -------------------------------------------------------------- requests */
 
 struct srv_request {
@@ -113,6 +115,7 @@ struct srv_request {
   int http_status;               /* 200 unless the spec says otherwise */
   json_t *response;              /* the whole envelope */
   char *profile_json;            /* for the slow-query log, or NULL */
+  const srv_packed *packed;      /* vector arrays of "data", or NULL */
   const char *collection;        /* for logs/metrics, may be NULL */
 };
 
@@ -305,6 +308,38 @@ bool srv_json_bool(const json_t *v, bool *out);
 bool srv_edit(srv_request *req, srv_meta_edit_fn fn, void *ctx);
 /* The request's database name ("default" when none was given). */
 const char *srv_req_db(const srv_request *req);
+
+/* ---------------------------------------------------------------- packed */
+
+/* Vector arrays taken out of a request body before it is parsed
+ * (packed.c): slot i holds values[first .. first+count) of row `row` of
+ * the top-level "data" array, under `key` (NULL: the element itself, a
+ * search vector), and the array's raw text source[raw_begin .. raw_end). */
+typedef struct srv_packed_slot {
+  size_t row;
+  const char *key;       /* into the source text, not NUL-terminated */
+  size_t key_len;
+  size_t first;
+  size_t count;
+  size_t raw_begin;
+  size_t raw_end;
+} srv_packed_slot;
+
+struct srv_packed {
+  const char *source;    /* the original body (kept alive by http.c) */
+  float *values;
+  size_t nvalues;
+  srv_packed_slot *slots; /* in text order: rows ascending */
+  size_t nslots;
+  char *text;            /* the body with a 0 for every packed array */
+  size_t text_len;
+};
+
+/* Scans a body; true when something was packed (then parse out->text). */
+bool srv_pack_arrays(const char *text, size_t len, srv_packed *out);
+void srv_packed_free(srv_packed *p);
+/* The slot of (row, key), key NULL for a bare element; NULL if none. */
+const srv_packed_slot *srv_packed_find(const srv_packed *p, size_t row, const char *key);
 
 /* ---------------------------------------------------------------- render */
 
