@@ -521,6 +521,73 @@ static void test_slow_query_log(void **state) {
   stop_server(s);
 }
 
+/* Where the handler of response `r` ran, from the request log line with
+ * its request id: "event_loop" or "worker" (asserted present). */
+static char *ran_on(const ts_server *s, const ts_response *r) {
+  char *id = ts_header(r, "X-Request-Id");
+  assert_non_null(id);
+  char needle[96];
+  snprintf(needle, sizeof needle, "\"request_id\":\"%s\"", id);
+  free(id);
+  char *log = ts_read_log(s);
+  assert_non_null(log);
+  char *line = strstr(log, needle);
+  assert_non_null(line);
+  while (line > log && line[-1] != '\n') line--;
+  char *end = strchr(line, '\n');
+  if (end) *end = '\0';
+  json_t *obj = json_loads(line, 0, NULL);
+  assert_non_null(obj);
+  const char *where = json_string_value(json_object_get(obj, "ran_on"));
+  assert_non_null(where);
+  char *out = strdup(where);
+  json_decref(obj);
+  free(log);
+  return out;
+}
+
+/* POSTs `path` and returns where its handler ran (HTTP 200, code 0). */
+static char *post_ran_on(const ts_server *s, const char *path, const char *const *headers) {
+  ts_response r = request(s, "POST", path, "{}", headers);
+  assert_int_equal(r.status, 200);
+  assert_int_equal(ts_code(r.json), 0);
+  char *where = ran_on(s, &r);
+  ts_response_free(&r);
+  return where;
+}
+
+static void assert_ran_on(const ts_server *s, const char *path, const char *const *headers,
+                          const char *want) {
+  char *where = post_ran_on(s, path, headers);
+  assert_string_equal(where, want);
+  free(where);
+}
+
+/* Quick routes run on the event loop while they have been fast; one slow
+ * request sends the route to the workers; a Request-Timeout header, a
+ * route that is not quick and --inline-max-ms 0 always use the workers. */
+static void test_inline_quick_routes(void **state) {
+  ts_server *s = *state;
+  const char *quick = "/v2/vectordb/_test/quick";
+  assert_ran_on(s, quick, NULL, "event_loop");
+  assert_ran_on(s, "/v2/vectordb/_test/echo", NULL, "worker");
+  const char *const timeout[] = {"Request-Timeout: 5", NULL};
+  assert_ran_on(s, quick, timeout, "worker");
+  assert_ran_on(s, quick, NULL, "event_loop");
+
+  const char *const slow_env[] = {"VS_TEST_ROUTES=1", "VS_TEST_HANDLER_DELAY_MS=300", NULL};
+  const char *const slow_args[] = {"--inline-max-ms", "100", NULL};
+  ts_server *slow = start_server(slow_args, slow_env);
+  assert_ran_on(slow, quick, NULL, "event_loop"); /* no estimate yet: 300 ms */
+  assert_ran_on(slow, quick, NULL, "worker");     /* the estimate is now 300 ms */
+  stop_server(slow);
+
+  const char *const off[] = {"--inline-max-ms", "0", NULL};
+  ts_server *never = start_server(off, NULL);
+  assert_ran_on(never, quick, NULL, "worker");
+  stop_server(never);
+}
+
 /* ------------------------------------------------------------ processes */
 
 static void test_second_server_refused(void **state) {
@@ -625,6 +692,7 @@ int main(void) {
       cmocka_unit_test(test_health),
       cmocka_unit_test(test_metrics_promtool),
       cmocka_unit_test(test_access_log),
+      cmocka_unit_test(test_inline_quick_routes),
       cmocka_unit_test(test_second_server_refused),
   };
   const struct CMUnitTest own[] = {

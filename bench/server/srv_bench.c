@@ -28,7 +28,9 @@
  *                       {"ef":EF}) or vs_insert (one batch) in a loop for
  *                       S seconds after a 1 s warm-up; prints one line
  *                       "RESULT ops=.. seconds=.. rows=.. p50_us=..
- *                       p99_us=.. errors=.." (latency of every call)
+ *                       p99_us=.. errors=.. cpu_us=.." (latency of every
+ *                       call; cpu_us: the process's CPU time, user +
+ *                       system, over the measured seconds)
  * Common options: --rows N --dim D --queries Q --batches B --ef E --fsync P
  *
  * Threads pick queries round robin from thread-specific offsets, as the
@@ -48,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "vectorstore.h"
@@ -73,6 +76,23 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* User + system CPU time of the whole process, in microseconds. */
+static double process_cpu_us(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+/* Sleeps until now_s() reaches `t`. */
+static void sleep_until(double t) {
+  double left;
+  while ((left = t - now_s()) > 0) {
+    struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+    nanosleep(&ts, NULL);
+  }
 }
 
 static void die(const char *what, const char *detail) {
@@ -284,14 +304,17 @@ static void drive(const options *o) {
     workers[t] = (worker){.sh = &sh, .id = t};
     if (pthread_create(&threads[t], NULL, work, &workers[t]) != 0) die("pthread_create", "failed");
   }
+  sleep_until(sh.warm_until);
+  double cpu0 = process_cpu_us();
   for (uint32_t t = 0; t < o->threads; t++) pthread_join(threads[t], NULL);
+  double cpu_us = process_cpu_us() - cpu0;
   double seconds = now_s() - sh.warm_until;
   size_t n = atomic_load(&sh.samples) < MAX_SAMPLES ? atomic_load(&sh.samples) : MAX_SAMPLES;
   qsort(sh.latency_us, n, sizeof *sh.latency_us, cmp_double);
   size_t ops = atomic_load(&sh.ops);
-  printf("RESULT ops=%zu seconds=%.3f rows=%zu p50_us=%.0f p99_us=%.0f errors=%zu\n", ops, seconds,
-         searching ? ops : ops * BATCH_ROWS, n ? sh.latency_us[n / 2] : 0.0,
-         n ? sh.latency_us[(size_t)((double)n * 0.99)] : 0.0, atomic_load(&sh.errors));
+  printf("RESULT ops=%zu seconds=%.3f rows=%zu p50_us=%.0f p99_us=%.0f errors=%zu cpu_us=%.0f\n", ops,
+         seconds, searching ? ops : ops * BATCH_ROWS, n ? sh.latency_us[n / 2] : 0.0,
+         n ? sh.latency_us[(size_t)((double)n * 0.99)] : 0.0, atomic_load(&sh.errors), cpu_us);
   check(vs_close(sh.db), "vs_close", NULL);
   free(sh.latency_us);
   free((void *)sh.vectors);

@@ -153,10 +153,10 @@ static void h_list(srv_request *req) {
 }
 
 const srv_route srv_routes_aliases[] = {
-    {"/aliases/create", h_create, "Global", "CreateAlias"},
-    {"/aliases/alter", h_alter, "Global", "CreateAlias"},
-    {"/aliases/drop", h_drop, "Global", "DropAlias"},
-    {"/aliases/describe", h_describe, "Global", "DescribeAlias"},
-    {"/aliases/list", h_list, "Global", "ListAliases"},
-    {NULL, NULL, NULL, NULL},
+    {"/aliases/create", h_create, "Global", "CreateAlias", 0},
+    {"/aliases/alter", h_alter, "Global", "CreateAlias", 0},
+    {"/aliases/drop", h_drop, "Global", "DropAlias", 0},
+    {"/aliases/describe", h_describe, "Global", "DescribeAlias", 0},
+    {"/aliases/list", h_list, "Global", "ListAliases", 0},
+    {NULL, NULL, NULL, NULL, 0},
 };

@@ -148,12 +148,12 @@ static void h_drop_properties(srv_request *req) {
 }
 
 const srv_route srv_routes_databases[] = {
-    {"/databases/create", h_create, "Global", "CreateDatabase"},
-    {"/databases/drop", h_drop, "Global", "DropDatabase"},
-    {"/databases/list", h_list, "Global", "ListDatabases"},
-    {"/databases/describe", h_describe, "Global", "DescribeDatabase"},
-    {"/databases/alter", h_alter, "Global", "AlterDatabase"},
-    {"/databases/alter_properties", h_alter, "Global", "AlterDatabase"},
-    {"/databases/drop_properties", h_drop_properties, "Global", "AlterDatabase"},
-    {NULL, NULL, NULL, NULL},
+    {"/databases/create", h_create, "Global", "CreateDatabase", 0},
+    {"/databases/drop", h_drop, "Global", "DropDatabase", 0},
+    {"/databases/list", h_list, "Global", "ListDatabases", 0},
+    {"/databases/describe", h_describe, "Global", "DescribeDatabase", 0},
+    {"/databases/alter", h_alter, "Global", "AlterDatabase", 0},
+    {"/databases/alter_properties", h_alter, "Global", "AlterDatabase", 0},
+    {"/databases/drop_properties", h_drop_properties, "Global", "AlterDatabase", 0},
+    {NULL, NULL, NULL, NULL, 0},
 };

@@ -1395,13 +1395,13 @@ static void h_hybrid(srv_request *req) {
 /* ----------------------------------------------------------------- routes */
 
 const srv_route srv_routes_entities[] = {
-    {"/entities/insert", h_insert, "Collection", "Insert"},
-    {"/entities/upsert", h_upsert, "Collection", "Upsert"},
-    {"/entities/delete", h_delete, "Collection", "Delete"},
-    {"/entities/get", h_get, "Collection", "Query"},
-    {"/entities/query", h_query, "Collection", "Query"},
-    {"/entities/search", h_search, "Collection", "Search"},
-    {"/entities/hybrid_search", h_hybrid, "Collection", "Search"},
-    {"/entities/advanced_search", h_hybrid, "Collection", "Search"},
-    {NULL, NULL, NULL, NULL},
+    {"/entities/insert", h_insert, "Collection", "Insert", 0},
+    {"/entities/upsert", h_upsert, "Collection", "Upsert", 0},
+    {"/entities/delete", h_delete, "Collection", "Delete", 0},
+    {"/entities/get", h_get, "Collection", "Query", 1},
+    {"/entities/query", h_query, "Collection", "Query", 2},
+    {"/entities/search", h_search, "Collection", "Search", 3},
+    {"/entities/hybrid_search", h_hybrid, "Collection", "Search", 4},
+    {"/entities/advanced_search", h_hybrid, "Collection", "Search", 4},
+    {NULL, NULL, NULL, NULL, 0},
 };

@@ -432,11 +432,11 @@ static void h_drop_properties(srv_request *req) {
 }
 
 const srv_route srv_routes_indexes[] = {
-    {"/indexes/create", h_create, "Collection", "CreateIndex"},
-    {"/indexes/list", h_list, "Collection", "IndexDetail"},
-    {"/indexes/describe", h_describe, "Collection", "IndexDetail"},
-    {"/indexes/drop", h_drop, "Collection", "DropIndex"},
-    {"/indexes/alter_properties", h_alter_properties, "Collection", "CreateIndex"},
-    {"/indexes/drop_properties", h_drop_properties, "Collection", "DropIndex"},
-    {NULL, NULL, NULL, NULL},
+    {"/indexes/create", h_create, "Collection", "CreateIndex", 0},
+    {"/indexes/list", h_list, "Collection", "IndexDetail", 0},
+    {"/indexes/describe", h_describe, "Collection", "IndexDetail", 0},
+    {"/indexes/drop", h_drop, "Collection", "DropIndex", 0},
+    {"/indexes/alter_properties", h_alter_properties, "Collection", "CreateIndex", 0},
+    {"/indexes/drop_properties", h_drop_properties, "Collection", "DropIndex", 0},
+    {NULL, NULL, NULL, NULL, 0},
 };

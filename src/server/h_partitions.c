@@ -236,12 +236,12 @@ static void h_get_stats(srv_request *req) {
 }
 
 const srv_route srv_routes_partitions[] = {
-    {"/partitions/list", h_list, "Collection", "ShowPartitions"},
-    {"/partitions/has", h_has, "Collection", "HasPartition"},
-    {"/partitions/create", h_create, "Collection", "CreatePartition"},
-    {"/partitions/drop", h_drop, "Collection", "DropPartition"},
-    {"/partitions/load", h_load, "Collection", "Load"},
-    {"/partitions/release", h_release, "Collection", "Release"},
-    {"/partitions/get_stats", h_get_stats, "Collection", "GetStatistics"},
-    {NULL, NULL, NULL, NULL},
+    {"/partitions/list", h_list, "Collection", "ShowPartitions", 0},
+    {"/partitions/has", h_has, "Collection", "HasPartition", 0},
+    {"/partitions/create", h_create, "Collection", "CreatePartition", 0},
+    {"/partitions/drop", h_drop, "Collection", "DropPartition", 0},
+    {"/partitions/load", h_load, "Collection", "Load", 0},
+    {"/partitions/release", h_release, "Collection", "Release", 0},
+    {"/partitions/get_stats", h_get_stats, "Collection", "GetStatistics", 0},
+    {NULL, NULL, NULL, NULL, 0},
 };

@@ -54,6 +54,9 @@ typedef struct srv_config {
   unsigned request_timeout_s;    /* default Request-Timeout, 30 */
   unsigned max_connections;      /* default 1024 */
   double slow_query_ms;          /* slow-query log threshold, 1000 */
+  double inline_max_ms;          /* quick routes run on the event loop
+                                    while their recent handler time is
+                                    below this; 0 = never, 2 */
   char log_format[16];           /* "json" (default) or "text" */
   char log_level[16];            /* "debug" "info" "warn" "error" */
   char fsync[16];                /* engine fsync policy name */
@@ -127,7 +130,11 @@ typedef struct srv_route {
   srv_handler handler;
   const char *object_type;       /* "Global", "Collection", "User", ... */
   const char *privilege;         /* Milvus privilege name, e.g. "Search" */
+  unsigned quick;                /* 0, or a slot 1..SRV_QUICK_SLOTS: a read
+                                    that may run on the event loop (http.c) */
 } srv_route;
+
+#define SRV_QUICK_SLOTS 8
 
 /* The route tables, one per handler file, each ended by {NULL}. */
 extern const srv_route srv_routes_collections[];  /* h_collections.c */
