@@ -582,6 +582,19 @@ static void test_inline_quick_routes(void **state) {
   assert_ran_on(slow, quick, NULL, "worker");     /* the estimate is now 300 ms */
   stop_server(slow);
 
+  /* an inline handler that overruns the default deadline answers 408 */
+  const char *const late_env[] = {"VS_TEST_ROUTES=1", "VS_TEST_HANDLER_DELAY_MS=1500", NULL};
+  const char *const late_args[] = {"--request-timeout", "1", "--inline-max-ms", "5000", NULL};
+  ts_server *late = start_server(late_args, late_env);
+  ts_response r = request(late, "POST", quick, "{}", NULL);
+  assert_int_equal(r.status, 408);
+  assert_int_equal(ts_code(r.json), 10001);
+  char *where = ran_on(late, &r);
+  assert_string_equal(where, "event_loop");
+  free(where);
+  ts_response_free(&r);
+  stop_server(late);
+
   const char *const off[] = {"--inline-max-ms", "0", NULL};
   ts_server *never = start_server(off, NULL);
   assert_ran_on(never, quick, NULL, "worker");
