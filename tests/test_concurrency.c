@@ -52,16 +52,9 @@
 #include "support/testdb.h"
 #include "support/testutil.h"
 #include "vectorstore.h"
+#include "support/expect.h"
 
 #define COLL "c"
-
-#define EXPECT_OK(call)                                                    \
-  do {                                                                     \
-    vs_status st_ = (call);                                                \
-    if (st_ != VS_OK)                                                      \
-      fail_msg("line %d: %s -> %s: %s", __LINE__, #call,                   \
-               vs_status_name(st_), vs_errmsg(NULL));                      \
-  } while (0)
 
 /* ------------------------------------------------------------ fail box */
 

@@ -48,6 +48,7 @@
 
 #include "support/testutil.h"
 #include "vectorstore.h"
+#include "support/expect.h"
 
 #define COLL "fs"
 #define DIM 32
@@ -59,22 +60,6 @@
 #define BATCH 2000
 #define N_GROUPS 20
 #define UNIQUE_GROUP_ROWS 4   /* ids 1..4 have groups 1000+id */
-
-#define EXPECT_OK(call)                                                    \
-  do {                                                                     \
-    vs_status st_ = (call);                                                \
-    if (st_ != VS_OK)                                                      \
-      fail_msg("line %d: %s -> %s: %s", __LINE__, #call,                   \
-               vs_status_name(st_), vs_errmsg(NULL));                      \
-  } while (0)
-
-#define EXPECT_ST(want, call)                                              \
-  do {                                                                     \
-    vs_status st_ = (call);                                                \
-    if (st_ != (want))                                                     \
-      fail_msg("line %d: %s -> %s, expected %s (%s)", __LINE__, #call,     \
-               vs_status_name(st_), vs_status_name(want), vs_errmsg(NULL));\
-  } while (0)
 
 /* ------------------------------------------------------------- data set */
 

@@ -45,28 +45,13 @@
 
 #include "support/testutil.h"
 #include "vectorstore.h"
+#include "support/expect.h"
 
 #define COLL "h"
 #define N 8
 #define DIM 4
 #define NQ 2
 #define MAX_ROUTES 3
-
-#define EXPECT_OK(call)                                                    \
-  do {                                                                     \
-    vs_status st_ = (call);                                                \
-    if (st_ != VS_OK)                                                      \
-      fail_msg("line %d: %s -> %s: %s", __LINE__, #call,                   \
-               vs_status_name(st_), vs_errmsg(NULL));                      \
-  } while (0)
-
-#define EXPECT_ST(want, call)                                              \
-  do {                                                                     \
-    vs_status st_ = (call);                                                \
-    if (st_ != (want))                                                     \
-      fail_msg("line %d: %s -> %s, expected %s (%s)", __LINE__, #call,     \
-               vs_status_name(st_), vs_status_name(want), vs_errmsg(NULL));\
-  } while (0)
 
 /* ------------------------------------------------------------------ data */
 

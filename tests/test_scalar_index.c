@@ -35,25 +35,12 @@
 #include "expr/expr.h"
 #include "support/testutil.h"
 #include "vectorstore.h"
+#include "support/expect.h"
 
 #define COLL "si"
 #define DIM 4
 #define N_ROWS 4000
 #define WAIT_MS 60000
-
-#define EXPECT_OK(call)                                                                                    \
-  do {                                                                                                     \
-    vs_status st_ = (call);                                                                                \
-    if (st_ != VS_OK) fail_msg("line %d: %s -> %s: %s", __LINE__, #call, vs_status_name(st_), vs_errmsg(NULL)); \
-  } while (0)
-
-#define EXPECT_ST(want, call)                                                                              \
-  do {                                                                                                     \
-    vs_status st_ = (call);                                                                                \
-    if (st_ != (want))                                                                                     \
-      fail_msg("line %d: %s -> %s, expected %s (%s)", __LINE__, #call, vs_status_name(st_),             \
-               vs_status_name(want), vs_errmsg(NULL));                                                     \
-  } while (0)
 
 typedef struct fixture {
   char *dir;

@@ -40,26 +40,11 @@
 
 #include "support/testutil.h"
 #include "vectorstore.h"
+#include "support/expect.h"
 
 #define COLL "s"
 #define NQ_MAX 64
 #define BATCH 500
-
-#define EXPECT_OK(call)                                                    \
-  do {                                                                     \
-    vs_status st_ = (call);                                                \
-    if (st_ != VS_OK)                                                      \
-      fail_msg("line %d: %s -> %s: %s", __LINE__, #call,                   \
-               vs_status_name(st_), vs_errmsg(NULL));                      \
-  } while (0)
-
-#define EXPECT_ST(want, call)                                              \
-  do {                                                                     \
-    vs_status st_ = (call);                                                \
-    if (st_ != (want))                                                     \
-      fail_msg("line %d: %s -> %s, expected %s (%s)", __LINE__, #call,     \
-               vs_status_name(st_), vs_status_name(want), vs_errmsg(NULL));\
-  } while (0)
 
 /* ------------------------------------------------------------- data set */
 
