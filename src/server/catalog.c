@@ -423,15 +423,7 @@ static vs_status property_map(json_t *properties, json_t **out) {
   if (!*out) return vs_fail(VS_ERR_NOMEM, "out of memory");
   if (!properties || json_is_null(properties)) return VS_OK;
   if (!json_is_object(properties)) return vs_fail(VS_ERR_INVALID, "properties must be an object");
-  const char *key;
-  json_t *v;
-  json_object_foreach(properties, key, v) {
-    char *text = srv_property_string(v);
-    if (!text) return vs_fail(VS_ERR_NOMEM, "out of memory");
-    json_object_set_new(*out, key, json_string(text));
-    free(text);
-  }
-  return VS_OK;
+  return srv_props_edit(*out, properties, NULL, 0);
 }
 
 static vs_status create_database_locked(srv_catalog *cat, const char *name, json_t *props) {
@@ -564,6 +556,29 @@ char *srv_property_string(const json_t *value) {
   if (json_is_false(value)) return vs_strdup("false");
   if (json_is_null(value)) return vs_strdup("");
   return json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+vs_status srv_props_edit(json_t *props, const json_t *set, const char *const *drop,
+                         size_t drop_count) {
+  if (!props) return vs_fail(VS_ERR_NOMEM, "out of memory");
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)set, key, v) {
+    char *text = srv_property_string(v);
+    if (!text) return vs_fail(VS_ERR_NOMEM, "out of memory");
+    json_object_set_new(props, key, json_string(text));
+    free(text);
+  }
+  for (size_t i = 0; i < drop_count; i++) json_object_del(props, drop[i]);
+  return VS_OK;
+}
+
+json_t *srv_obj_child(json_t *parent, const char *key) {
+  json_t *child = json_object_get(parent, key);
+  if (json_is_object(child) || !parent) return child;
+  child = json_object();
+  if (child && json_object_set_new(parent, key, child) != 0) return NULL;
+  return child;
 }
 
 /* Looks `name` up as a collection, then as an alias; fills t->name. */

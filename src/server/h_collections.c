@@ -107,13 +107,9 @@ static bool read_common(srv_request *req, create_plan *p) {
   p->shards = (uint32_t)shards;
   if (ttl >= 0) json_object_set_new(p->properties, "collection.ttl.seconds", json_sprintf("%" PRId64, ttl));
   if (!srv_opt_string(req, "description", &p->description)) return false;
-  json_t *props = srv_get(req, "properties");
-  const char *key;
-  json_t *v;
-  json_object_foreach(props, key, v) {
-    char *text = srv_property_string(v);
-    if (text) json_object_set_new(p->properties, key, json_string(text));
-    free(text);
+  if (srv_props_edit(p->properties, srv_get(req, "properties"), NULL, 0) != VS_OK) {
+    srv_reply_status(req, VS_ERR_NOMEM);
+    return false;
   }
   return true;
 }
@@ -910,22 +906,7 @@ typedef struct prop_edit {
 static vs_status edit_props(json_t *meta, void *ctx) {
   const prop_edit *e = ctx;
   json_t *c = srv_meta_collection(meta, e->collection, true);
-  json_t *props = json_object_get(c, "properties");
-  if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
-  if (!json_is_object(props)) {
-    props = json_object();
-    json_object_set_new(c, "properties", props);
-  }
-  const char *key;
-  json_t *v;
-  json_object_foreach(e->set, key, v) {
-    char *text = srv_property_string(v);
-    if (!text) return vs_fail(VS_ERR_NOMEM, "out of memory");
-    json_object_set_new(props, key, json_string(text));
-    free(text);
-  }
-  for (size_t i = 0; i < e->drop_count; i++) json_object_del(props, e->drop[i]);
-  return VS_OK;
+  return srv_props_edit(srv_obj_child(c, "properties"), e->set, e->drop, e->drop_count);
 }
 
 static void h_alter_properties(srv_request *req) {

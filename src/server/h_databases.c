@@ -94,17 +94,7 @@ typedef struct db_props {
 
 static vs_status edit_db_props(json_t *meta, void *ctx) {
   const db_props *e = ctx;
-  json_t *props = json_object_get(meta, "properties");
-  const char *key;
-  json_t *v;
-  json_object_foreach(e->set, key, v) {
-    char *text = srv_property_string(v);
-    if (!text) return vs_fail(VS_ERR_NOMEM, "out of memory");
-    json_object_set_new(props, key, json_string(text));
-    free(text);
-  }
-  for (size_t i = 0; i < e->drop_count; i++) json_object_del(props, e->drop[i]);
-  return VS_OK;
+  return srv_props_edit(srv_obj_child(meta, "properties"), e->set, e->drop, e->drop_count);
 }
 
 static void run_edit(srv_request *req, const char *name, db_props *e) {

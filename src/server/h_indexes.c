@@ -362,33 +362,14 @@ typedef struct index_props {
 
 static vs_status edit_index_props(json_t *meta, void *ctx) {
   const index_props *e = ctx;
-  json_t *c = srv_meta_collection(meta, e->collection, true);
-  json_t *idx = json_object_get(c, "indexes");
-  if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
-  if (!json_is_object(idx)) {
-    idx = json_object();
-    json_object_set_new(c, "indexes", idx);
-  }
+  json_t *idx = srv_obj_child(srv_meta_collection(meta, e->collection, true), "indexes");
+  if (!idx) return vs_fail(VS_ERR_NOMEM, "out of memory");
   json_t *entry = json_object_get(idx, e->name);
   if (!entry) {
     entry = json_pack("{s:s,s:{}}", "field", e->field, "properties");
     json_object_set_new(idx, e->name, entry);
   }
-  json_t *props = json_object_get(entry, "properties");
-  if (!json_is_object(props)) {
-    props = json_object();
-    json_object_set_new(entry, "properties", props);
-  }
-  const char *key;
-  json_t *v;
-  json_object_foreach(e->set, key, v) {
-    char *text = srv_property_string(v);
-    if (!text) return vs_fail(VS_ERR_NOMEM, "out of memory");
-    json_object_set_new(props, key, json_string(text));
-    free(text);
-  }
-  for (size_t i = 0; i < e->drop_count; i++) json_object_del(props, e->drop[i]);
-  return VS_OK;
+  return srv_props_edit(srv_obj_child(entry, "properties"), e->set, e->drop, e->drop_count);
 }
 
 static void h_alter_properties(srv_request *req) {

@@ -294,6 +294,13 @@ bool srv_check_name(srv_request *req, const char *what, const char *name);
 /* Turns a JSON value of a "properties" map into its string form as Milvus
  * stores it ("3600", "true", text as is); malloc'd. */
 char *srv_property_string(const json_t *value);
+/* Stores every key of the object `set` (NULL: none) into `props` in its
+ * string form, then removes the `drop` keys. */
+vs_status srv_props_edit(json_t *props, const json_t *set, const char *const *drop,
+                         size_t drop_count);
+/* parent[key] when it is an object, else a new empty object put there
+ * (NULL when out of memory or parent is NULL). */
+json_t *srv_obj_child(json_t *parent, const char *key);
 /* Creates the indexes of an indexParams array on collection t (shared by
  * collections/create and indexes/create).  Replies and returns false on
  * the first error. */
