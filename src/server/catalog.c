@@ -619,13 +619,8 @@ bool srv_resolve(srv_request *req, const char *key, bool need_loaded, srv_target
   return ok;
 }
 
-typedef struct load_edit {
-  const char *collection;
-  bool loaded;
-} load_edit;
-
-static vs_status set_loaded(json_t *meta, void *ctx) {
-  const load_edit *e = ctx;
+vs_status srv_meta_set_loaded(json_t *meta, void *ctx) {
+  const srv_load_edit *e = ctx;
   json_t *c = srv_meta_collection(meta, e->collection, true);
   if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
   json_object_set_new(c, "loaded", json_boolean(e->loaded));
@@ -634,8 +629,8 @@ static vs_status set_loaded(json_t *meta, void *ctx) {
 }
 
 void srv_catalog_set_loaded(srv_request *req, const char *collection, bool loaded) {
-  load_edit e = {collection, loaded};
-  vs_status st = srv_catalog_edit(srv_req_catalog(req), req_db_name(req), set_loaded, &e);
+  srv_load_edit e = {collection, loaded};
+  vs_status st = srv_catalog_edit(srv_req_catalog(req), req_db_name(req), srv_meta_set_loaded, &e);
   if (st != VS_OK) {
     vs_log(VS_LOG_ERROR, "catalog", "recording the load state of %s: %s", collection, vs_errmsg(NULL));
   }
@@ -661,7 +656,10 @@ bool srv_json_int(const json_t *v, int64_t *out) {
   }
   if (json_is_real(v)) {
     double d = json_real_value(v);
-    if (d != (double)(int64_t)d) return false;
+    /* in range before the cast: out-of-range conversion is undefined */
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double)(int64_t)d) {
+      return false;
+    }
     *out = (int64_t)d;
     return true;
   }

@@ -510,15 +510,8 @@ static void h_list(srv_request *req) {
   char **names = NULL;
   size_t n = 0;
   if (!db) return;
-  vs_status st = vs_list_collections(db, &names, &n);
-  if (st != VS_OK) {
-    srv_reply_status(req, st);
-    return;
-  }
-  json_t *list = json_array();
-  for (size_t i = 0; list && i < n; i++) json_array_append_new(list, json_string(names[i]));
-  vs_free_strings(names, n);
-  srv_reply_ok(req, list);
+  vs_status st = vs_list_collections(db, &names, &n); /* before names and n are read */
+  srv_reply_names(req, st, names, n);
 }
 
 static void h_has(srv_request *req) {
@@ -860,32 +853,18 @@ static bool vector_indexes_exist(srv_request *req, srv_target *t) {
   return st == VS_OK && !missing;
 }
 
-typedef struct load_edit {
-  const char *collection;
-  bool loaded;
-} load_edit;
-
-static vs_status set_load(json_t *meta, void *ctx) {
-  const load_edit *e = ctx;
-  json_t *c = srv_meta_collection(meta, e->collection, true);
-  if (!c) return vs_fail(VS_ERR_NOMEM, "out of memory");
-  json_object_set_new(c, "loaded", json_boolean(e->loaded));
-  json_object_del(c, "unloadedPartitions");
-  return VS_OK;
-}
-
 static void h_load(srv_request *req) {
   srv_target t;
   if (!srv_resolve(req, "collectionName", false, &t) || !vector_indexes_exist(req, &t)) return;
-  load_edit e = {t.name, true};
-  if (srv_edit(req, set_load, &e)) srv_reply_ok(req, NULL);
+  srv_load_edit e = {t.name, true};
+  if (srv_edit(req, srv_meta_set_loaded, &e)) srv_reply_ok(req, NULL);
 }
 
 static void h_release(srv_request *req) {
   srv_target t;
   if (!srv_resolve(req, "collectionName", false, &t)) return;
-  load_edit e = {t.name, false};
-  if (srv_edit(req, set_load, &e)) srv_reply_ok(req, NULL);
+  srv_load_edit e = {t.name, false};
+  if (srv_edit(req, srv_meta_set_loaded, &e)) srv_reply_ok(req, NULL);
 }
 
 static void h_refresh_load(srv_request *req) {

@@ -40,10 +40,8 @@ static void h_create(srv_request *req) {
   }
 }
 
-static void h_drop(srv_request *req) {
-  const char *name = NULL;
-  if (!require_db(req, &name)) return;
-  vs_status st = srv_catalog_drop_database(srv_req_catalog(req), name);
+/* Replies to a change of database `name` that ended with `st`. */
+static void reply_db_change(srv_request *req, const char *name, vs_status st) {
   if (st == VS_ERR_NOT_FOUND) {
     srv_reply_error(req, SRV_CODE_DATABASE_NOT_FOUND, "database not found[database=%s]", name);
   } else if (st != VS_OK) {
@@ -51,6 +49,12 @@ static void h_drop(srv_request *req) {
   } else {
     srv_reply_ok(req, NULL);
   }
+}
+
+static void h_drop(srv_request *req) {
+  const char *name = NULL;
+  if (!require_db(req, &name)) return;
+  reply_db_change(req, name, srv_catalog_drop_database(srv_req_catalog(req), name));
 }
 
 static void h_list(srv_request *req) {
@@ -98,14 +102,7 @@ static vs_status edit_db_props(json_t *meta, void *ctx) {
 }
 
 static void run_edit(srv_request *req, const char *name, db_props *e) {
-  vs_status st = srv_catalog_edit(srv_req_catalog(req), name, edit_db_props, e);
-  if (st == VS_ERR_NOT_FOUND) {
-    srv_reply_error(req, SRV_CODE_DATABASE_NOT_FOUND, "database not found[database=%s]", name);
-  } else if (st != VS_OK) {
-    srv_reply_status(req, st);
-  } else {
-    srv_reply_ok(req, NULL);
-  }
+  reply_db_change(req, name, srv_catalog_edit(srv_req_catalog(req), name, edit_db_props, e));
 }
 
 static void h_alter(srv_request *req) {

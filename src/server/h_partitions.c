@@ -31,15 +31,8 @@ static void h_list(srv_request *req) {
   char **names = NULL;
   size_t n = 0;
   if (!srv_resolve(req, "collectionName", false, &t)) return;
-  vs_status st = vs_list_partitions(t.db, t.name, &names, &n);
-  if (st != VS_OK) {
-    srv_reply_status(req, st);
-    return;
-  }
-  json_t *list = json_array();
-  for (size_t i = 0; list && i < n; i++) json_array_append_new(list, json_string(names[i]));
-  vs_free_strings(names, n);
-  srv_reply_ok(req, list);
+  vs_status st = vs_list_partitions(t.db, t.name, &names, &n); /* before names and n are read */
+  srv_reply_names(req, st, names, n);
 }
 
 static void h_has(srv_request *req) {

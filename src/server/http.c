@@ -205,6 +205,18 @@ void srv_reply_error(srv_request *req, int code, const char *fmt, ...) {
   va_end(ap);
 }
 
+void srv_reply_names(srv_request *req, vs_status status, char **names, size_t n) {
+  if (status != VS_OK) {
+    vs_free_strings(names, n);
+    srv_reply_status(req, status);
+    return;
+  }
+  json_t *list = json_array();
+  for (size_t i = 0; list && i < n; i++) json_array_append_new(list, json_string(names[i]));
+  vs_free_strings(names, n);
+  srv_reply_ok(req, list);
+}
+
 void srv_reply_status(srv_request *req, vs_status status) {
   const char *message = vs_errmsg(NULL);
   if (message == NULL || *message == '\0') message = vs_strerror(status);
@@ -264,31 +276,13 @@ bool srv_opt_string(srv_request *req, const char *key, const char **out) {
   return true;
 }
 
-/* An integer from a JSON integer, an integral real or a numeric string. */
-static bool json_to_int64(const json_t *v, int64_t *out) {
-  if (json_is_integer(v)) return *out = json_integer_value(v), true;
-  if (json_is_real(v)) {
-    double d = json_real_value(v);
-    if (d != (double)(int64_t)d) return false;
-    *out = (int64_t)d;
-    return true;
-  }
-  if (!json_is_string(v)) return false;
-  const char *s = json_string_value(v);
-  char *end = NULL;
-  errno = 0;
-  long long x = strtoll(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0') return false;
-  *out = x;
-  return true;
-}
 
 bool srv_opt_int(srv_request *req, const char *key, int64_t min, int64_t max,
                  int64_t *out) {
   json_t *v = srv_get(req, key);
   if (v == NULL || json_is_null(v)) return true;
   int64_t x;
-  if (!json_to_int64(v, &x)) return opt_wrong_type(req, key, "an integer");
+  if (!srv_json_int(v, &x)) return opt_wrong_type(req, key, "an integer");
   if (x < min || x > max) {
     srv_reply_error(req, SRV_CODE_INVALID,
                     "invalid parameter[expected=%s in [%lld, %lld]][actual=%lld]", key,

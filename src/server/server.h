@@ -192,6 +192,9 @@ void srv_reply_error(srv_request *req, int code, const char *fmt, ...)
 /* Maps an engine status and the thread's vs_errmsg() to code/HTTP via the
  * status table (VS_ERR_NOT_FOUND -> 100, ...). */
 void srv_reply_status(srv_request *req, vs_status status);
+/* Replies with `names` as a JSON list, or with `status` when it is not
+ * VS_OK; frees the names either way (vs_free_strings). */
+void srv_reply_names(srv_request *req, vs_status status, char **names, size_t n);
 
 /* Milvus codes used by handlers. */
 enum {
@@ -236,7 +239,13 @@ bool srv_resolve(srv_request *req, const char *key, bool need_loaded,
 /* The handle of the request's database; replies 800 and returns NULL if
  * it does not exist. */
 vs_db *srv_database(srv_request *req);
-/* Load state bookkeeping (server-side; the engine always serves). */
+/* Load state bookkeeping (server-side; the engine always serves):
+ * srv_meta_set_loaded is the srv_edit function, its ctx a srv_load_edit. */
+typedef struct srv_load_edit {
+  const char *collection;
+  bool loaded;
+} srv_load_edit;
+vs_status srv_meta_set_loaded(json_t *meta, void *ctx);
 void srv_catalog_set_loaded(srv_request *req, const char *collection,
                             bool loaded);
 
