@@ -39,7 +39,6 @@
  *
  * Locking: none.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,23 +56,11 @@ static bool field_required(const vs_field *f) {
   return !f->nullable && !f->default_json && !(f->is_primary && f->auto_id);
 }
 
-/* Strict decimal integer text: -?[0-9]+ fitting in int64. */
-static bool parse_decimal(const char *s, int64_t *out) {
-  const char *digits = s[0] == '-' ? s + 1 : s;
-  if (!digits[0] || strspn(digits, "0123456789") != strlen(digits)) return false;
-  errno = 0;
-  char *end;
-  long long v = strtoll(s, &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  *out = v;
-  return true;
-}
-
 static vs_status push_int(vs_column *col, const vs_field *f, size_t row, const json_t *v) {
   int64_t x;
   if (json_is_integer(v)) {
     x = json_integer_value(v);
-  } else if (json_is_string(v) && parse_decimal(json_string_value(v), &x)) {
+  } else if (json_is_string(v) && vs_parse_int64(json_string_value(v), &x)) {
     /* Milvus accepts Int64 values as decimal strings. */
   } else {
     return vs_fail(VS_ERR_DATA, "row %zu key '%s': expected an integer", row, f->name);

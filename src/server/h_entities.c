@@ -39,7 +39,6 @@
  * of the body); building search hits through vs_rows_row_to_json (text
  * again, and Int64 rendering would need a rewrite pass).
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +46,7 @@
 #include <strings.h>
 
 #include "server/server.h"
+#include "util/util.h"
 
 #define ENT_DEFAULT_LIMIT 100
 #define ENT_MAX_WINDOW 16384
@@ -131,25 +131,13 @@ static bool schema_dynamic(const ent_schema *s) {
   return dynamic;
 }
 
-/* Strict decimal integer text fitting in int64. */
-static bool parse_decimal(const char *s, int64_t *out) {
-  const char *digits = s[0] == '-' ? s + 1 : s;
-  if (!digits[0] || strspn(digits, "0123456789") != strlen(digits)) return false;
-  errno = 0;
-  char *end;
-  long long v = strtoll(s, &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  *out = v;
-  return true;
-}
-
 /* An integer given as a JSON integer or a decimal string. */
 static bool json_int64(const json_t *v, int64_t *out) {
   if (json_is_integer(v)) {
     *out = json_integer_value(v);
     return true;
   }
-  return json_is_string(v) && parse_decimal(json_string_value(v), out);
+  return json_is_string(v) && vs_parse_int64(json_string_value(v), out);
 }
 
 /* -------------------------------------------------------- common options */

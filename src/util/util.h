@@ -43,6 +43,8 @@ char *vs_strndup(const char *s, size_t n);
 /* true and *out = a*b when it does not overflow. */
 bool vs_mul_ok(size_t a, size_t b, size_t *out);
 bool vs_add_ok(size_t a, size_t b, size_t *out);
+/* Strict decimal integer text, -?[0-9]+, fitting in int64 (text.c). */
+bool vs_parse_int64(const char *s, int64_t *out);
 
 /* A growable byte buffer; zero-initialise to start.  Appends return
  * VS_ERR_NOMEM (with a message) on allocation failure. */
