@@ -264,16 +264,6 @@ void vs_scalar_def_free(vs_scalar_def *def) {
 
 /* ------------------------------------------------------------ comparison */
 
-/* int64 against double exactly (row.c's rule): -1, 0, 1. */
-static int cmp_int_double(int64_t i, double d) {
-  if (d >= 9223372036854775808.0) return -1;
-  if (d < -9223372036854775808.0) return 1;
-  double t = trunc(d);
-  int64_t ti = (int64_t)t;
-  if (i != ti) return i < ti ? -1 : 1;
-  return d > t ? -1 : (d < t ? 1 : 0);
-}
-
 static int cmp_key(const skey *a, const skey *b) {
   if (a->kind == K_STR) {
     size_t n = a->slen < b->slen ? a->slen : b->slen;
@@ -283,8 +273,8 @@ static int cmp_key(const skey *a, const skey *b) {
   }
   if (a->kind == K_BOOL) return (int)a->b - (int)b->b;
   if (a->kind == K_INT && b->kind == K_INT) return a->i < b->i ? -1 : a->i > b->i;
-  if (a->kind == K_INT) return cmp_int_double(a->i, b->f);
-  if (b->kind == K_INT) return -cmp_int_double(b->i, a->f);
+  if (a->kind == K_INT) return vs_cmp_int_double(a->i, b->f);
+  if (b->kind == K_INT) return -vs_cmp_int_double(b->i, a->f);
   return a->f < b->f ? -1 : a->f > b->f;
 }
 

@@ -100,4 +100,9 @@ bool vs_ixjson_value(const char *text, size_t len, const vs_ixstep *steps, size_
  * decoded length. */
 size_t vs_ixjson_decode(const char *p, size_t len, char *out);
 
+/* An int64 against a double, exactly (no rounding of either): -1, 0, 1,
+ * or 2 when d is NaN.  The evaluator's rule (row.c), shared with the
+ * scalar indexes so both order mixed keys the same way. */
+int vs_cmp_int_double(int64_t i, double d);
+
 #endif /* VS_EXPR_INDEXABLE_H */

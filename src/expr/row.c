@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "expr/expr_internal.h"
+#include "expr/indexable.h"
 
 typedef enum rv_kind { RV_NULL, RV_ABSENT, RV_BOOL, RV_INT, RV_FLOAT, RV_STR, RV_ARR, RV_OTHER } rv_kind;
 
@@ -202,8 +203,7 @@ static rv row_value(const expr_node *e, expr_row_ctx *ctx, size_t row) {
 
 /* -------------------------------------------------------------- compare */
 
-/* int64 against double exactly: -1, 0, 1, or 2 when d is NaN. */
-static int cmp_int_double(int64_t i, double d) {
+int vs_cmp_int_double(int64_t i, double d) {
   if (isnan(d)) return 2;
   if (d >= 9223372036854775808.0) return -1;
   if (d < -9223372036854775808.0) return 1;
@@ -216,9 +216,9 @@ static int cmp_int_double(int64_t i, double d) {
 /* -1, 0, 1; 2 = unordered (NaN); 3 = not comparable. */
 static int cmp_values(const rv *a, const rv *b) {
   if (a->k == RV_INT && b->k == RV_INT) return a->i < b->i ? -1 : a->i > b->i;
-  if (a->k == RV_INT && b->k == RV_FLOAT) return cmp_int_double(a->i, b->f);
+  if (a->k == RV_INT && b->k == RV_FLOAT) return vs_cmp_int_double(a->i, b->f);
   if (a->k == RV_FLOAT && b->k == RV_INT) {
-    int c = cmp_int_double(b->i, a->f);
+    int c = vs_cmp_int_double(b->i, a->f);
     return c == 2 ? 2 : -c;
   }
   if (a->k == RV_FLOAT && b->k == RV_FLOAT) {
