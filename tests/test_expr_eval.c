@@ -25,40 +25,12 @@
 
 #include "engine/schema.h"
 #include "expr/expr.h"
+#include "support/expr_schema.h"
 #include "support/testutil.h"
-
-static void add(vs_schema *s, const char *name, vs_type type, int nullable, vs_type elem) {
-  vs_field_def d;
-  memset(&d, 0, sizeof d);
-  d.name = name;
-  d.type = type;
-  d.nullable = nullable;
-  d.element_type = elem;
-  d.is_primary = strcmp(name, "id") == 0;
-  if (type == VS_TYPE_FLOAT_VECTOR) d.dim = 2;
-  if (type == VS_TYPE_VARCHAR || elem == VS_TYPE_VARCHAR) d.max_length = 64;
-  if (type == VS_TYPE_ARRAY) d.max_capacity = 16;
-  if (vs_schema_add_field(s, &d) != VS_OK) fail_msg("%s", vs_errmsg(NULL));
-}
 
 static vs_schema *make_schema(void) {
   vs_schema *s = NULL;
-  assert_int_equal(vs_schema_new(&s), VS_OK);
-  add(s, "id", VS_TYPE_INT64, 0, 0);
-  add(s, "vec", VS_TYPE_FLOAT_VECTOR, 0, 0);
-  add(s, "flag", VS_TYPE_BOOL, 1, 0);
-  add(s, "i8", VS_TYPE_INT8, 0, 0);
-  add(s, "i16", VS_TYPE_INT16, 1, 0);
-  add(s, "age", VS_TYPE_INT32, 1, 0);
-  add(s, "big", VS_TYPE_INT64, 0, 0);
-  add(s, "f", VS_TYPE_FLOAT, 1, 0);
-  add(s, "d", VS_TYPE_DOUBLE, 0, 0);
-  add(s, "color", VS_TYPE_VARCHAR, 1, 0);
-  add(s, "meta", VS_TYPE_JSON, 1, 0);
-  add(s, "tags", VS_TYPE_ARRAY, 0, VS_TYPE_VARCHAR);
-  add(s, "nums", VS_TYPE_ARRAY, 1, VS_TYPE_INT64);
-  assert_int_equal(vs_schema_enable_dynamic(s, 1), VS_OK);
-  assert_int_equal(vs_schema_validate(s), VS_OK);
+  if (expr_test_schema(&s) != VS_OK) fail_msg("schema: %s", vs_errmsg(NULL));
   return s;
 }
 

@@ -19,6 +19,7 @@
 
 #include "engine/schema.h"
 #include "expr/expr.h"
+#include "../support/expr_schema.h"
 
 static vs_schema *schema;
 static vs_rows *rows;
@@ -46,36 +47,11 @@ static const char *segment_json =
     "\"n\":-0.5,\"s\":\"\"},\"tags\":[\"\"],\"nums\":[9223372036854775807],\"word\":\"\\n\"}"
     "]";
 
-static void add(const char *name, vs_type type, int nullable, vs_type elem) {
-  vs_field_def d;
-  memset(&d, 0, sizeof d);
-  d.name = name;
-  d.type = type;
-  d.nullable = nullable;
-  d.element_type = elem;
-  d.is_primary = strcmp(name, "id") == 0;
-  if (type == VS_TYPE_FLOAT_VECTOR) d.dim = 2;
-  if (type == VS_TYPE_VARCHAR || elem == VS_TYPE_VARCHAR) d.max_length = 64;
-  if (type == VS_TYPE_ARRAY) d.max_capacity = 16;
-  if (vs_schema_add_field(schema, &d) != VS_OK) abort();
-}
-
 static void setup(void) {
-  if (vs_schema_new(&schema) != VS_OK) abort();
-  add("id", VS_TYPE_INT64, 0, 0);
-  add("vec", VS_TYPE_FLOAT_VECTOR, 0, 0);
-  add("flag", VS_TYPE_BOOL, 1, 0);
-  add("i8", VS_TYPE_INT8, 0, 0);
-  add("i16", VS_TYPE_INT16, 1, 0);
-  add("age", VS_TYPE_INT32, 1, 0);
-  add("big", VS_TYPE_INT64, 0, 0);
-  add("f", VS_TYPE_FLOAT, 1, 0);
-  add("d", VS_TYPE_DOUBLE, 0, 0);
-  add("color", VS_TYPE_VARCHAR, 1, 0);
-  add("meta", VS_TYPE_JSON, 1, 0);
-  add("tags", VS_TYPE_ARRAY, 0, VS_TYPE_VARCHAR);
-  add("nums", VS_TYPE_ARRAY, 1, VS_TYPE_INT64);
-  if (vs_schema_enable_dynamic(schema, 1) != VS_OK || vs_schema_validate(schema) != VS_OK) abort();
+  if (expr_test_schema(&schema) != VS_OK) {
+    fprintf(stderr, "fuzz_expr: schema: %s\n", vs_errmsg(NULL));
+    abort();
+  }
   vs_rows *in = NULL;
   if (vs_rows_from_json(schema, segment_json, &in) != VS_OK) {
     fprintf(stderr, "fuzz_expr: rows: %s\n", vs_errmsg(NULL));
