@@ -104,18 +104,6 @@ typedef struct contender {
   void *handle;
 } contender;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int fail(const char *what, const char *detail) {
   fprintf(stderr, "ann_bench (filtered): %s: %s\n", what, detail);
   return 1;
@@ -289,9 +277,9 @@ static vs_status load_collection(vs_db *db, const char *name, const bench_data *
 
 static int build_ours(contender *c, const bench_data *d, const char *type, filter_run *run) {
   char params[96];
-  double t0 = now_s();
+  double t0 = ann_now_s();
   vs_status st = load_collection(c->db, c->collection, d);
-  double t1 = now_s();
+  double t1 = ann_now_s();
   snprintf(params, sizeof params, "{\"M\":%u,\"efConstruction\":%u}", d->in->cfg->M, d->in->cfg->ef_construction);
   if (st == VS_OK) st = vs_create_index(c->db, c->collection, "vector", type, params);
   if (st == VS_OK) st = vs_wait_for_index(c->db, c->collection, "vector", 1800000u);
@@ -303,7 +291,7 @@ static int build_ours(contender *c, const bench_data *d, const char *type, filte
   }
   run->insert_s = t1 - t0;
   run->segments = stats.sealed_segments + stats.growing_segments;
-  c->res->build_s = now_s() - t1;
+  c->res->build_s = ann_now_s() - t1;
   c->res->ok = 1;
   return 0;
 }
@@ -311,13 +299,13 @@ static int build_ours(contender *c, const bench_data *d, const char *type, filte
 static int build_peer(contender *c, const bench_data *d) {
   ann_built built;
   memset(&built, 0, sizeof built);
-  double t0 = now_s();
+  double t0 = ann_now_s();
   if (c->peer->build(c->peer, d->in->base, d->in->n, d->in->dim, d->in->cfg, &built, c->res->error,
                      sizeof c->res->error) != 0) {
     return 1;
   }
   c->handle = built.handle;
-  c->res->build_s = now_s() - t0;
+  c->res->build_s = ann_now_s() - t0;
   c->res->ok = 1;
   return 0;
 }
@@ -426,14 +414,14 @@ static int run_point(const contender *c, search_ctx *s, size_t fi, size_t passin
   for (size_t w = 0; w < WARMUP && w < in->nq; w++) {
     if (search_one(c, s, in->queries + w * in->dim, ids) < 0) goto fail;
   }
-  double c0 = cpu_s(), t0 = now_s(), elapsed = 0;
+  double c0 = ann_process_cpu_s(), t0 = ann_now_s(), elapsed = 0;
   for (; q < in->nq && (q < MIN_QUERIES || elapsed < POINT_BUDGET_S); q++) {
     hits[q] = search_one(c, s, in->queries + q * in->dim, ids + q * FILTER_K);
     if (hits[q] < 0) goto fail;
-    if ((q & 15) == 15) elapsed = now_s() - t0;
+    if ((q & 15) == 15) elapsed = ann_now_s() - t0;
   }
-  elapsed = now_s() - t0;
-  p->busy = (cpu_s() - c0) / elapsed;
+  elapsed = ann_now_s() - t0;
+  p->busy = (ann_process_cpu_s() - c0) / elapsed;
   p->qps = (double)q / elapsed;
   p->queries = q;
   p->min_hits = FILTER_K;
@@ -531,7 +519,7 @@ static int prepare_data(bench_data *d, filter_run *run) {
   if (load_labels(path, in->n, d->label) != 0) return fail(path, "cannot read the IDX1 labels");
   for (size_t i = 0; i < in->n; i++) d->r[i] = (int64_t)(splitmix64(&state) % 1000u);
   if (vs_pool_new(in->threads, &pool) != VS_OK) return fail("vs_pool_new", vs_errmsg(NULL));
-  double t0 = now_s();
+  double t0 = ann_now_s();
   for (size_t f = 0; f < FILTER_COUNT; f++) {
     run->passing[f] = ground_truth(d, f, pool);
     if (run->passing[f] == 0) {
@@ -541,7 +529,7 @@ static int prepare_data(bench_data *d, filter_run *run) {
     fprintf(stderr, "ann_bench (filtered): %-10s passes %zu rows (%.2f%%)\n", filters[f].name, run->passing[f],
             100.0 * (double)run->passing[f] / (double)in->n);
   }
-  run->ground_truth_s = now_s() - t0;
+  run->ground_truth_s = ann_now_s() - t0;
   vs_pool_free(pool);
   return 0;
 }
@@ -622,7 +610,7 @@ int ann_filter_run(const ann_filter_input *in) {
   bench_data d = {.in = in};
   contender cs[C_COUNT];
   vs_db *db = NULL;
-  double start = now_s();
+  double start = ann_now_s();
   filter_run *run = calloc(1, sizeof *run);
   int rc = run ? 0 : fail("run", "out of memory");
   if (rc == 0) fill_run(run, in);
@@ -636,7 +624,7 @@ int ann_filter_run(const ann_filter_input *in) {
       if (cs[i].peer && cs[i].handle) cs[i].peer->release(cs[i].handle);
     }
     read_load(run->load_after, sizeof run->load_after);
-    run->total_s = now_s() - start;
+    run->total_s = ann_now_s() - start;
     if (ann_filter_write_csv(in->csv, run) != 0 || ann_filter_write_markdown(in->md, run) != 0) {
       rc = fail("cannot write the results", strerror(errno));
     }

@@ -16,6 +16,11 @@
 #define FILTER_MAX_FILTERS 8
 #define FILTER_MAX_CONTENDERS 6
 
+/* Clocks, from ann_main.c: monotonic wall time and this process's CPU
+ * time, in seconds. */
+double ann_now_s(void);
+double ann_process_cpu_s(void);
+
 /* What ann_main.c hands over: the loaded data, nothing computed yet. */
 typedef struct ann_filter_input {
   const float *base;        /* n x dim, row-major */

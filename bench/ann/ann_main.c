@@ -98,13 +98,13 @@ typedef struct dataset {
   double *gt_kth;    /* nq: exact distance of the SEARCH_K-th neighbour */
 } dataset;
 
-static double now_s(void) {
+double ann_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double process_cpu_s(void) {
+double ann_process_cpu_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -232,7 +232,7 @@ done:
 static double compute_ground_truth(dataset *d, uint32_t threads) {
   vs_pool *pool = NULL;
   gt_job job = {.data = d, .status = VS_OK};
-  double t0 = now_s();
+  double t0 = ann_now_s();
   d->gt_ids = malloc(d->nq * GT_K * sizeof *d->gt_ids);
   d->gt_kth = malloc(d->nq * sizeof *d->gt_kth);
   if (!d->gt_ids || !d->gt_kth) die("%s", "out of memory for the ground truth");
@@ -240,7 +240,7 @@ static double compute_ground_truth(dataset *d, uint32_t threads) {
   vs_pool_run(pool, (d->nq + GT_TILE - 1) / GT_TILE, 0, ground_truth_tile, &job);
   vs_pool_free(pool);
   if (job.status != VS_OK) die("exact search failed: %s", vs_strerror(job.status));
-  return now_s() - t0;
+  return ann_now_s() - t0;
 }
 
 /* ---------------------------------------------------------- measure */
@@ -268,11 +268,11 @@ static int sweep_point(const ann_contender *c, void *handle, const dataset *d, u
     if (c->search(handle, d->queries + q * d->dim, SEARCH_K, ids + q * SEARCH_K) != 0) return -1;
   }
   double cpu0 = thread_cpu_s();
-  double t0 = now_s();
+  double t0 = ann_now_s();
   for (size_t q = 0; q < nq; q++) {
     if (c->search(handle, d->queries + q * d->dim, SEARCH_K, ids + q * SEARCH_K) != 0) return -1;
   }
-  double elapsed = now_s() - t0;
+  double elapsed = ann_now_s() - t0;
   out->busy = (thread_cpu_s() - cpu0) / elapsed;
   double recall = 0;
   for (size_t q = 0; q < nq; q++) recall += recall_at_k(d, q, ids + q * SEARCH_K);
@@ -301,14 +301,14 @@ static void *build_contender(const ann_contender *c, const dataset *d, const ann
   fprintf(stderr, "== %s: building\n", c->name);
   malloc_trim(0);
   long long rss0 = rss_bytes();
-  double cpu0 = process_cpu_s();
-  double t0 = now_s();
+  double cpu0 = ann_process_cpu_s();
+  double t0 = ann_now_s();
   if (c->build(c, d->base, d->n, d->dim, cfg, &built, r->error, sizeof r->error) != 0) {
     fprintf(stderr, "== %s: build failed: %s\n", c->name, r->error);
     return NULL;
   }
-  r->build_s = now_s() - t0;
-  r->build_cpu_s = process_cpu_s() - cpu0;
+  r->build_s = ann_now_s() - t0;
+  r->build_cpu_s = ann_process_cpu_s() - cpu0;
   r->rss_delta = rss_bytes() - rss0;
   r->ok = 1;
   r->index_bytes = built.index_bytes;
@@ -506,7 +506,7 @@ static void run_unfiltered(const options *opt, dataset *d, ann_run_info *info, s
   run_all(list, count, d, &info->cfg, results);
   fill_info(info, opt, d, query_rows);
   read_load(info->load_after, sizeof info->load_after);
-  info->total_s = now_s() - start;
+  info->total_s = ann_now_s() - start;
   if (ann_write_csv(opt->csv, results, count, info) != 0 || ann_write_plot_data(opt->plot, results, count) != 0 ||
       ann_write_markdown(opt->md, results, count, info) != 0) {
     die("cannot write the results: %s", strerror(errno));
@@ -537,7 +537,7 @@ int main(int argc, char **argv) {
   uint32_t qdim = 0;
   size_t query_rows = 0;
   ann_run_info info = {0};
-  double start = now_s();
+  double start = ann_now_s();
   parse_args(argc, argv, &opt);
   read_load(info.load_before, sizeof info.load_before);
   snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", opt.data_dir);
