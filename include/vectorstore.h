@@ -268,6 +268,14 @@ vs_status vs_compact(vs_db *db, const char *collection, int force);
  * VS_ERR_INVALID.  (Milvus: collections/fields/alter_properties.) */
 vs_status vs_alter_field(vs_db *db, const char *collection, const char *field,
                          uint32_t max_length, uint32_t max_capacity);
+/* Adds a field to an existing collection (Milvus 2.6: collections/fields/
+ * add).  Only nullable scalar fields (not vectors, not a primary key); the
+ * rows stored before get the field's default, else null.  Growing rows are
+ * sealed first; sealed segments gain the column in memory (their files are
+ * left as written; compaction rewrites them whole).  Readers and writers
+ * may run concurrently; a write normalized against the old schema is
+ * normalized again. */
+vs_status vs_add_field(vs_db *db, const char *collection, const vs_field_def *def);
 
 /* ------------------------------------------------------------- partitions */
 

@@ -369,14 +369,6 @@ static void test_databases(void **state) {
 
 /* ------------------------------------------------------------- restart */
 
-static void restart_server(void) {
-  char *dir = strdup(st_server.data_dir);
-  assert_non_null(dir);
-  assert_int_equal(ts_stop(&st_server), 0);
-  ts_destroy(&st_server, 1);
-  assert_int_equal(ts_start(&st_server, dir, NULL, NULL), 0);
-  free(dir);
-}
 
 static void test_restart_keeps_metadata(void **state) {
   (void)state;
@@ -391,7 +383,7 @@ static void test_restart_keeps_metadata(void **state) {
   st_expect_code(0, "collections/create", CUSTOM_SCHEMA("rk2"));
   st_expect_code(0, "indexes/create",
               "{\"collectionName\":\"rk2\",\"indexParams\":[{\"fieldName\":\"v\",\"indexName\":\"named\"}]}");
-  restart_server();
+  st_restart_server();
   json_t *d = data_of("databases/list", "{}");
   assert_true(st_list_has(d, "keep"));
   json_decref(d);
@@ -489,7 +481,7 @@ static void test_concurrent_metadata_edits(void **state) {
   }
   assert_int_equal(winners, 1);
   check_race_results();
-  restart_server();
+  st_restart_server();
   check_race_results();
 }
 

@@ -464,6 +464,81 @@ static void test_properties(void **state) {
   json_decref(env);
 }
 
+/* collections/fields/add: rows inserted before read the default (or null),
+ * rows after can set it, over a flush (sealed rows) and a restart; every
+ * refusal leaves the fields as they were. */
+static void test_add_field(void **state) {
+  (void)state;
+  const char *path = "collections/fields/add";
+  st_expect_code(0, "collections/create", "{\"collectionName\":\"af\",\"dimension\":2}");
+  st_expect_code(0, "entities/insert",
+                 "{\"collectionName\":\"af\",\"data\":[{\"id\":1,\"vector\":[1,0],\"k\":\"a\"},"
+                 "{\"id\":2,\"vector\":[0,1],\"k\":\"b\"}]}");
+  st_expect_code(0, "collections/flush", "{\"collectionName\":\"af\"}");
+  st_expect_code(0, "entities/insert",
+                 "{\"collectionName\":\"af\",\"data\":[{\"id\":3,\"vector\":[1,1],\"k\":\"c\"}]}");
+  st_expect_code(1802, path, "{\"collectionName\":\"af\"}");
+  st_expect_code(1802, path, "{\"collectionName\":\"af\",\"schema\":{\"fieldName\":\"x\"}}");
+  st_expect_message(1100, "nullable", path,
+                    "{\"collectionName\":\"af\",\"schema\":{\"fieldName\":\"x\",\"dataType\":\"Int64\"}}");
+  st_expect_message(1100, "vector", path,
+                    "{\"collectionName\":\"af\",\"schema\":{\"fieldName\":\"x\",\"dataType\":\"FloatVector\","
+                    "\"nullable\":true,\"elementTypeParams\":{\"dim\":2}}}");
+  st_expect_code(1100, path,
+                 "{\"collectionName\":\"af\",\"schema\":{\"fieldName\":\"id\",\"dataType\":\"Int64\",\"nullable\":true}}");
+  st_expect_code(1100, path,
+                 "{\"collectionName\":\"af\",\"schema\":{\"fieldName\":\"x\",\"dataType\":\"Int64\",\"nullable\":true,"
+                 "\"defaultValue\":\"text\"}}");
+  st_expect_code(100, path,
+                 "{\"collectionName\":\"nope\",\"schema\":{\"fieldName\":\"x\",\"dataType\":\"Int64\",\"nullable\":true}}");
+  json_t *env = describe("af");
+  assert_int_equal(json_array_size(json_object_get(json_object_get(env, "data"), "fields")), 2);
+  json_decref(env);
+
+  st_expect_code(0, path,
+                 "{\"collectionName\":\"af\",\"schema\":{\"fieldName\":\"grade\",\"dataType\":\"VarChar\","
+                 "\"nullable\":true,\"defaultValue\":\"none\",\"elementTypeParams\":{\"max_length\":8}}}");
+  st_expect_code(0, path,
+                 "{\"collectionName\":\"af\",\"schema\":{\"fieldName\":\"n\",\"dataType\":\"Int32\",\"nullable\":true}}");
+  env = describe("af");
+  json_t *d = json_object_get(env, "data");
+  assert_int_equal(json_array_size(json_object_get(d, "fields")), 4);
+  assert_string_equal(str_at(field_named(d, "grade"), "type"), "VarChar");
+  assert_true(json_is_true(json_object_get(field_named(d, "n"), "nullable")));
+  json_decref(env);
+  st_expect_code(0, "entities/insert",
+                 "{\"collectionName\":\"af\",\"data\":[{\"id\":4,\"vector\":[2,1],\"k\":\"d\",\"grade\":\"A\",\"n\":7}]}");
+  for (int round = 0; round < 2; round++) {
+    env = st_call("entities/query", "{\"collectionName\":\"af\",\"filter\":\"id > 0\",\"outputFields\":[\"*\"]}");
+    st_expect(env, 0);
+    json_t *rows = json_object_get(env, "data");
+    assert_int_equal(json_array_size(rows), 4);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+      json_int_t id = int_at(row, "id");
+      assert_string_equal(str_at(row, "grade"), id == 4 ? "A" : "none");
+      static const char *const keys[] = {"a", "b", "c", "d"};
+      assert_true(id >= 1 && id <= 4);
+      assert_string_equal(str_at(row, "k"), keys[id - 1]);
+      if (id == 4) {
+        assert_int_equal(int_at(row, "n"), 7);
+      } else {
+        assert_true(json_is_null(json_object_get(row, "n")));
+      }
+    }
+    json_decref(env);
+    env = st_call("entities/query",
+                  "{\"collectionName\":\"af\",\"filter\":\"grade == \\\"none\\\" and n is null\",\"outputFields\":[\"count(*)\"]}");
+    st_expect(env, 0);
+    assert_int_equal(int_at(json_array_get(json_object_get(env, "data"), 0), "count(*)"), 3);
+    json_decref(env);
+    if (round == 0) {
+      st_restart_server();
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quick_create_describe),  cmocka_unit_test(test_quick_create_options),
@@ -472,6 +547,7 @@ int main(void) {
       cmocka_unit_test(test_list_has_drop),          cmocka_unit_test(test_missing_and_unknown),
       cmocka_unit_test(test_rename),                 cmocka_unit_test(test_stats_flush_compact),
       cmocka_unit_test(test_load_release),           cmocka_unit_test(test_properties),
+      cmocka_unit_test(test_add_field),
   };
   return cmocka_run_group_tests(tests, st_start_server, st_stop_server);
 }

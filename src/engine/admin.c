@@ -8,6 +8,17 @@
  * segments from memory, writes the MANIFEST and only then deletes the
  * files.  Partition ids are never reused, so a WAL record of a dropped
  * partition can never land in a new partition of the same name.
+ *
+ * Adding a field (vs_add_field) follows the same pattern: seal everything
+ * (the WAL after the new checkpoint then only holds records of the new
+ * shape), prepare every allocation (a column per sealed segment, filled
+ * with the default or nulls; bigger views/index arrays), write the MANIFEST
+ * with the new schema (the commit point), then install what was prepared,
+ * which cannot fail.  The schema is replaced whole, never edited: writers
+ * normalize against an unlocked snapshot and start again if it changed;
+ * readers build their plans under the read lock.  Replaced schemas and
+ * views arrays are kept until the collection / segment is freed, because
+ * an index build reads them without the lock.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -361,6 +372,128 @@ vs_status vs_alter_field(vs_db *db, const char *collection, const char *field, u
     pthread_mutex_lock(&c->maintenance);
     pthread_rwlock_wrlock(&c->lock);
     st = alter_field_locked(c, field, max_length, max_capacity);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->maintenance);
+  });
+  return st;
+}
+
+/* ------------------------------------------------------------ add a field */
+
+/* The schema with `def` appended, checked against the rules for a field
+ * added to a collection that already has rows (Milvus 2.6's). */
+static vs_status grown_schema(const vs_collection *c, const vs_field_def *def, vs_schema **out) {
+  *out = NULL;
+  if (!def || !def->name) return vs_fail(VS_ERR_INVALID, "the new field has no name");
+  if (def->is_primary || def->auto_id) {
+    return vs_fail(VS_ERR_INVALID, "field '%s': a primary key cannot be added to an existing collection", def->name);
+  }
+  if (def->type == VS_TYPE_FLOAT_VECTOR) {
+    return vs_fail(VS_ERR_INVALID, "field '%s': vector fields cannot be added to an existing collection", def->name);
+  }
+  if (!def->nullable) {
+    return vs_fail(VS_ERR_INVALID,
+                   "field '%s': a field added to an existing collection must be nullable (its rows have no value)",
+                   def->name);
+  }
+  vs_schema *s = NULL;
+  vs_status st = vs_schema_clone(c->schema, &s);
+  if (st == VS_OK) st = vs_schema_add_field(s, def);
+  if (st == VS_OK) st = vs_schema_validate(s);
+  if (st != VS_OK) {
+    vs_schema_free(s);
+    return st;
+  }
+  *out = s;
+  return VS_OK;
+}
+
+/* Everything vs_add_field allocates before it changes anything. */
+typedef struct field_growth {
+  vs_schema *schema;
+  vs_segment_growth *segs;     /* one per sealed segment */
+  size_t seg_count;
+  vs_index_def *defs;          /* field_count + 1 */
+  vs_schema **old_schemas;     /* old_schema_count + 1 */
+} field_growth;
+
+static void growth_free(field_growth *g) {
+  for (size_t i = 0; g->segs && i < g->seg_count; i++) vs_segment_grow_abandon(&g->segs[i]);
+  free(g->segs);
+  free(g->defs);
+  free(g->old_schemas);
+  vs_schema_free(g->schema);
+  memset(g, 0, sizeof *g);
+}
+
+static vs_status growth_prepare(const vs_collection *c, field_growth *g) {
+  size_t fields = c->schema->field_count;
+  g->segs = vs_calloc(c->sealed_count + 1, sizeof *g->segs);
+  g->defs = vs_calloc(fields + 1, sizeof *g->defs);
+  g->old_schemas = vs_calloc(c->old_schema_count + 1, sizeof *g->old_schemas);
+  if (!g->segs || !g->defs || !g->old_schemas) return vs_fail(VS_ERR_NOMEM, "out of memory adding a field");
+  vs_status st = VS_OK;
+  for (size_t i = 0; i < c->sealed_count && st == VS_OK; i++) {
+    st = vs_segment_grow_prepare(c->sealed[i], g->schema, &g->segs[i]);
+    if (st == VS_OK) g->seg_count++;
+  }
+  return st;
+}
+
+/* Installs the rest of a prepared growth (index_defs and the schema are
+ * already in place); cannot fail. */
+static void growth_commit(vs_collection *c, field_growth *g, vs_schema *old) {
+  for (size_t i = 0; i < g->seg_count; i++) vs_segment_grow_commit(c->sealed[i], &g->segs[i]);
+  if (c->old_schema_count) memcpy(g->old_schemas, c->old_schemas, c->old_schema_count * sizeof *g->old_schemas);
+  g->old_schemas[c->old_schema_count++] = old;
+  free(c->old_schemas);
+  c->old_schemas = g->old_schemas;
+  g->old_schemas = NULL;
+  g->schema = NULL; /* now c->schema */
+  g->seg_count = 0;
+}
+
+/* Under the maintenance mutex and the write lock.  Growing rows are sealed
+ * first (so the WAL after the new checkpoint holds only records of the new
+ * shape, and no growing segment needs the column); sealed segments get a
+ * synthesized column; the MANIFEST with the new schema is the commit. */
+static vs_status add_field_locked(vs_collection *c, const vs_field_def *def) {
+  field_growth g = {0};
+  if (c->failed) return vs_fail(VS_ERR_IO, "collection '%s' is read-only after a failed write", c->name);
+  vs_status st = grown_schema(c, def, &g.schema);
+  if (st == VS_OK) st = vs_collection_flush_locked(c);
+  if (st == VS_OK) st = growth_prepare(c, &g);
+  if (st != VS_OK) {
+    growth_free(&g);
+    return st;
+  }
+  /* the MANIFEST writer walks index_defs by the new field count */
+  vs_schema *old = c->schema;
+  vs_index_def *old_defs = c->index_defs;
+  if (old_defs) memcpy(g.defs, old_defs, old->field_count * sizeof *g.defs);
+  c->index_defs = g.defs;
+  __atomic_store_n(&c->schema, g.schema, __ATOMIC_RELEASE);
+  st = vs_collection_write_manifest(c);
+  if (st != VS_OK) {
+    __atomic_store_n(&c->schema, old, __ATOMIC_RELEASE);
+    c->index_defs = old_defs;
+    growth_free(&g);
+    return st;
+  }
+  free(old_defs);
+  g.defs = NULL;
+  growth_commit(c, &g, old);
+  growth_free(&g);
+  return VS_OK;
+}
+
+vs_status vs_add_field(vs_db *db, const char *collection, const vs_field_def *def) {
+  vs_status st = VS_OK;
+  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
+  WITH_COLLECTION(db, collection, c, {
+    pthread_mutex_lock(&c->maintenance);
+    pthread_rwlock_wrlock(&c->lock);
+    st = add_field_locked(c, def);
     pthread_rwlock_unlock(&c->lock);
     pthread_mutex_unlock(&c->maintenance);
   });

@@ -100,13 +100,33 @@ static vs_status push_absent(const vs_field *f, const field_default *d,
                  f->name, row);
 }
 
-static vs_status fill_missing(const normalizer *z, const vs_field *f,
-                              const field_default *d, vs_column *out) {
-  if (z->n > 0 && !d->has && !f->nullable) {
+static vs_status fill_absent(const vs_field *f, const field_default *d, size_t n,
+                             vs_column *out) {
+  if (n > 0 && !d->has && !f->nullable) {
     return vs_fail(VS_ERR_DATA, "row 0 is missing field '%s'", f->name);
   }
-  vs_status st = vs_col_reserve(out, z->n, 0);
-  for (size_t r = 0; st == VS_OK && r < z->n; r++) st = push_absent(f, d, out, r);
+  vs_status st = vs_col_reserve(out, n, 0);
+  for (size_t r = 0; st == VS_OK && r < n; r++) st = push_absent(f, d, out, r);
+  return st;
+}
+
+static vs_status fill_missing(const normalizer *z, const vs_field *f,
+                              const field_default *d, vs_column *out) {
+  return fill_absent(f, d, z->n, out);
+}
+
+vs_status vs_column_fill_absent(const vs_field *f, size_t n, vs_column *out) {
+  field_default d;
+  memset(out, 0, sizeof *out);
+  vs_status st = load_default(f, &d);
+  if (st == VS_OK) st = vs_col_init(out, f->name, f->type, f->element_type, f->dim);
+  if (st == VS_OK) st = fill_absent(f, &d, n, out);
+  if (st == VS_OK) {
+    out->n = n;
+  } else {
+    vs_col_clear(out);
+  }
+  json_decref(d.text);
   return st;
 }
 

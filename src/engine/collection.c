@@ -488,6 +488,8 @@ void vs_collection_free(vs_collection *c) {
   vs_pkindex_free(&c->pks);
   vs_index_defs_free(c);
   vs_schema_free(c->schema);
+  for (size_t i = 0; i < c->old_schema_count; i++) vs_schema_free(c->old_schemas[i]);
+  free(c->old_schemas);
   pthread_rwlock_destroy(&c->lock);
   pthread_mutex_destroy(&c->maintenance);
   free(c->name);

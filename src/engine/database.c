@@ -480,7 +480,7 @@ vs_status vs_get_schema(vs_db *db, const char *name, vs_schema **out) {
   if (!out) return vs_fail(VS_ERR_INVALID, "out is NULL");
   *out = NULL;
   vs_status st = vs_db_find(db, name, &c);
-  if (st == VS_OK) st = vs_schema_clone(c->schema, out);
+  if (st == VS_OK) st = vs_schema_clone(vs_collection_schema(c), out);
   vs_db_release(db, c);
   return st;
 }

@@ -95,7 +95,30 @@ typedef struct vs_segment {
   vs_segment_index *indexes; /* sealed: one per schema field (vector
                                 fields used), else NULL */
   size_t field_count;
+  /* sealed: columns of fields added after the file was written (their
+   * views point here), and views arrays replaced by vs_segment_grow_commit
+   * (kept until the segment is freed: unlocked index builds read them) */
+  vs_column *synth;
+  size_t synth_count;
+  vs_colview **retired;
+  size_t retired_count;
 } vs_segment;
+
+/* Adding a field to a sealed segment (vs_add_field): prepare allocates
+ * and builds the new column (may fail, changes nothing); commit installs
+ * it under the collection's write lock (cannot fail; "$meta" moves one
+ * column up); abandon frees a prepared growth that will not be used. */
+typedef struct vs_segment_growth {
+  vs_colview *views;
+  vs_segment_index *indexes;
+  vs_column *synth;
+  vs_colview **retired;
+  vs_column column;
+} vs_segment_growth;
+vs_status vs_segment_grow_prepare(const vs_segment *seg, const vs_schema *schema,
+                                  vs_segment_growth *g);
+void vs_segment_grow_commit(vs_segment *seg, vs_segment_growth *g);
+void vs_segment_grow_abandon(vs_segment_growth *g);
 
 vs_status vs_segment_new_growing(const vs_schema *schema, uint64_t id,
                                  uint32_t shard, uint32_t partition,
@@ -230,7 +253,9 @@ typedef struct vs_collection {
   char *name;
   uint32_t id;
   char *dir;                 /* absolute path of the collection directory */
-  vs_schema *schema;
+  vs_schema *schema;         /* replaced whole by vs_add_field */
+  vs_schema **old_schemas;   /* replaced ones, freed with the collection */
+  size_t old_schema_count;
   int pk_index;
   uint32_t shards;
   struct vs_db *db;
@@ -285,6 +310,14 @@ struct vs_db {
   size_t collection_cap;
   uint32_t next_collection_id;
 };
+
+/* The collection's schema, read with no lock.  vs_add_field replaces the
+ * pointer (under the write lock) and keeps the old schema until the
+ * collection is freed, so a snapshot stays readable; whatever is made from
+ * it must be checked (c->schema == snapshot) or made under the lock. */
+static inline const vs_schema *vs_collection_schema(const vs_collection *c) {
+  return __atomic_load_n(&c->schema, __ATOMIC_ACQUIRE);
+}
 
 /* collection.c */
 vs_status vs_collection_create_files(struct vs_db *db, const char *name,

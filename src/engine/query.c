@@ -72,32 +72,33 @@ static vs_status walk_locked(vs_collection *c, const vs_expr *expr, const uint32
   return st;
 }
 
-/* Runs `visit` over the rows of `collection` that pass `filter`. */
+/* Makes what a walk needs from the schema (an output plan), under the
+ * walk's read lock; may be NULL. */
+typedef vs_status (*walk_prepare)(void *ctx, const vs_collection *c);
+
+/* Runs `visit` over the rows of `collection` that pass `filter`.  The
+ * filter is compiled, and `prepare` run, under the read lock the walk holds:
+ * the schema may gain a field (vs_add_field) between unlocked steps. */
 static vs_status walk(vs_db *db, const char *collection, const char *filter,
                       const char *params_json, const char *const *partitions,
-                      size_t partition_count, row_visitor visit, void *ctx,
-                      vs_collection **keep, query_profile *prof) {
+                      size_t partition_count, walk_prepare prepare, row_visitor visit,
+                      void *ctx, query_profile *prof) {
   vs_collection *c = NULL;
   vs_expr *expr = NULL;
   uint32_t *ids = NULL;
   vs_status st = vs_db_find(db, collection, &c);
   if (st != VS_OK) return st;
+  pthread_rwlock_rdlock(&c->lock);
   uint64_t t0 = vs_now_us();
   st = vs_filter_compile(c, filter, params_json, &expr);
   prof->t_parse = vs_now_us() - t0;
-  if (st == VS_OK) {
-    pthread_rwlock_rdlock(&c->lock);
-    st = vs_partition_ids(c, partitions, partition_count, &ids);
-    if (st == VS_OK) st = walk_locked(c, expr, ids, partition_count, visit, ctx, prof);
-    pthread_rwlock_unlock(&c->lock);
-  }
+  if (st == VS_OK && prepare) st = prepare(ctx, c);
+  if (st == VS_OK) st = vs_partition_ids(c, partitions, partition_count, &ids);
+  if (st == VS_OK) st = walk_locked(c, expr, ids, partition_count, visit, ctx, prof);
+  pthread_rwlock_unlock(&c->lock);
   free(ids);
   vs_expr_free(expr);
-  if (keep) {
-    *keep = c;
-  } else {
-    vs_db_release(db, c);
-  }
+  vs_db_release(db, c);
   return st;
 }
 
@@ -119,7 +120,8 @@ static char *profile_text(const query_profile *p, const char *kind) {
 /* ------------------------------------------------------------------ query */
 
 typedef struct query_ctx {
-  const vs_output_plan *plan;
+  vs_output_plan *plan;
+  const vs_query_request *req;
   vs_rows *rows;
   uint64_t skip;
   uint64_t limit;
@@ -137,24 +139,23 @@ static bool query_visit(void *arg, const vs_segment *seg, size_t row, vs_status 
   return q->limit == 0 || q->taken < q->limit;
 }
 
+static vs_status query_prepare(void *arg, const vs_collection *c) {
+  query_ctx *q = arg;
+  vs_status st = vs_output_plan_make(c->schema, q->req->output_fields, q->req->output_count, q->plan);
+  if (st == VS_OK) st = vs_output_rows_new(c->schema, q->plan, &q->rows);
+  return st;
+}
+
 vs_status vs_query(vs_db *db, const char *collection, const vs_query_request *req,
                    vs_rows **out, char **profile_json) {
   if (!req || !out) return vs_fail(VS_ERR_INVALID, "NULL argument");
   *out = NULL;
   if (profile_json) *profile_json = NULL;
-  vs_collection *c = NULL;
-  vs_status st = vs_db_find(db, collection, &c);
-  if (st != VS_OK) return st;
   vs_output_plan plan = {0};
-  query_ctx q = {.plan = &plan, .skip = req->offset, .limit = req->limit};
+  query_ctx q = {.plan = &plan, .req = req, .skip = req->offset, .limit = req->limit};
   query_profile prof = {0};
-  st = vs_output_plan_make(c->schema, req->output_fields, req->output_count, &plan);
-  if (st == VS_OK) st = vs_output_rows_new(c->schema, &plan, &q.rows);
-  vs_db_release(db, c);
-  if (st == VS_OK) {
-    st = walk(db, collection, req->filter, req->filter_params_json, req->partitions,
-              req->partition_count, query_visit, &q, NULL, &prof);
-  }
+  vs_status st = walk(db, collection, req->filter, req->filter_params_json, req->partitions,
+                      req->partition_count, query_prepare, query_visit, &q, &prof);
   if (st == VS_OK && req->profile && profile_json) {
     *profile_json = profile_text(&prof, "query");
     if (!*profile_json) st = vs_fail(VS_ERR_NOMEM, "out of memory");
@@ -186,7 +187,7 @@ vs_status vs_query_count(vs_db *db, const char *collection, const char *filter,
   query_profile prof = {0};
   uint64_t n = 0;
   vs_status st = walk(db, collection, filter, filter_params_json, partitions, partition_count,
-                      count_visit, &n, NULL, &prof);
+                      NULL, count_visit, &n, &prof);
   if (st == VS_OK) *out = n;
   return st;
 }
@@ -249,7 +250,7 @@ vs_status vs_delete_where(vs_db *db, const char *collection, const char *partiti
     for (size_t i = 0; d.strs && i < d.n; i++) free(d.strs[i]);
     d.n = 0;
     st = walk(db, collection, filter, filter_params_json, partition ? parts : NULL, partition ? 1 : 0,
-              delete_visit, &d, NULL, &prof);
+              NULL, delete_visit, &d, &prof);
     if (st != VS_OK || d.n == 0) break;
     vs_keys keys = {.count = d.n, .int_keys = d.ints, .str_keys = (const char *const *)d.strs};
     uint64_t n = 0;

@@ -136,11 +136,12 @@ vs_status vs_get(vs_db *db, const char *collection, const vs_keys *keys,
   vs_status st = vs_db_find(db, collection, &c);
   if (st != VS_OK) return st;
   st = vs_keys_view(c, keys, &view, &offsets, &bytes);
-  if (st == VS_OK) st = vs_output_plan_make(c->schema, output_fields, output_count, &plan);
-  if (st == VS_OK) st = vs_output_rows_new(c->schema, &plan, &rows);
   if (st == VS_OK) {
+    /* the plan is made under the lock: the schema may gain a field */
     pthread_rwlock_rdlock(&c->lock);
-    st = get_locked(c, &view, &plan, rows);
+    st = vs_output_plan_make(c->schema, output_fields, output_count, &plan);
+    if (st == VS_OK) st = vs_output_rows_new(c->schema, &plan, &rows);
+    if (st == VS_OK) st = get_locked(c, &view, &plan, rows);
     pthread_rwlock_unlock(&c->lock);
   }
   if (st == VS_OK) {

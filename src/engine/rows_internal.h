@@ -28,8 +28,6 @@
 /* Initialises *col as an empty column (var columns get offsets = {0}). */
 vs_status vs_col_init(vs_column *col, const char *name, vs_type type,
                       vs_type element_type, uint32_t dim);
-/* Frees the column's memory (the struct itself is the caller's). */
-void vs_col_clear(vs_column *col);
 /* Reserves room for `rows` more rows and `var_bytes` more payload bytes. */
 vs_status vs_col_reserve(vs_column *col, size_t rows, size_t var_bytes);
 /* Appends one present fixed-width value (vs_type_fixed_width bytes). */

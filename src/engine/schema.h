@@ -123,6 +123,8 @@ typedef struct vs_colview {
 } vs_colview;
 
 void vs_column_view(const vs_column *col, vs_colview *out);
+/* Frees the column's memory (the struct itself is the caller's). */
+void vs_col_clear(vs_column *col);
 /* The column named `name`, or NULL. */
 vs_column *vs_rows_find(const vs_rows *rows, const char *name);
 /* Adds an empty column (0 rows) to an output batch.  rows->n is left
@@ -168,6 +170,10 @@ typedef enum vs_write_kind {
 vs_status vs_batch_normalize(const vs_schema *schema, const vs_rows *in,
                              vs_write_kind kind, size_t max_rows,
                              vs_rows **out);
+/* Fills *out (uninitialised) with n rows of what an absent value of `f`
+ * becomes: its default, else null (the field must have one or the other).
+ * Used for the rows stored before `f` was added to the schema. */
+vs_status vs_column_fill_absent(const vs_field *f, size_t n, vs_column *out);
 /* Writes first, first+1, ... into the pk column of a normalized batch. */
 void vs_batch_set_auto_ids(vs_rows *batch, const vs_schema *schema,
                            int64_t first);

@@ -745,14 +745,12 @@ static char *profile_text(const search_job *job) {
 
 static vs_status search_locked(vs_db *db, vs_collection *c, const vs_search_request *request,
                                search_job *job, const vs_output_plan *plan, vs_result *res) {
-  pthread_rwlock_rdlock(&c->lock);
   vs_status st = run_locked(db, c, request, job, plan, res);
   if (st == VS_OK && request->profile) {
     res->profile = profile_text(job);
     if (!res->profile) st = vs_fail(VS_ERR_NOMEM, "out of memory");
   }
   free_plans(job);
-  pthread_rwlock_unlock(&c->lock);
   return st;
 }
 
@@ -768,6 +766,10 @@ vs_status vs_search(vs_db *db, const char *collection, const vs_search_request *
   *out = NULL;
   vs_status st = vs_db_find(db, collection, &c);
   if (st != VS_OK) return st;
+  /* Everything made from the schema (filter, output plan) is made under
+   * the read lock that the search runs under: the schema may gain a
+   * field (vs_add_field) between two unlocked steps. */
+  pthread_rwlock_rdlock(&c->lock);
   st = check_request(c, request, &field);
   uint64_t t0 = vs_now_us();
   if (st == VS_OK) st = vs_filter_compile(c, request->filter, request->filter_params_json, &expr);
@@ -781,6 +783,7 @@ vs_status vs_search(vs_db *db, const char *collection, const vs_search_request *
   if (st == VS_OK) st = vs_result_alloc(&res, request->nq, job.stride, vs_schema_pk(c->schema)->type == VS_TYPE_VARCHAR);
   if (st == VS_OK && want_rows) st = vs_output_rows_new(c->schema, &plan, &res->rows);
   if (st == VS_OK) st = search_locked(db, c, request, &job, want_rows ? &plan : NULL, res);
+  pthread_rwlock_unlock(&c->lock);
   if (st == VS_OK) {
     *out = res;
     res = NULL;

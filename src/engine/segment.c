@@ -31,6 +31,14 @@
  *   (col+1)<<8 | 3 bytes    var payload
  *   (col+1)<<8 | 4 valid    rows bytes, 0 = null; absent = all present
  *
+ * Fields added later (vs_add_field) are not in older files: a file whose
+ * column count is smaller than the schema's holds the first fields, then
+ * "$meta" when the collection is dynamic.  Opening it maps those and
+ * synthesizes the missing columns in memory (every row the field's
+ * default, else null: vs_column_fill_absent), exactly as a live segment
+ * gains the column when the field is added.  Compaction writes the full
+ * column list, so the synthesized columns become real ones in time.
+ *
  * Deletes file payload (checked file "VSDELv01", version 1): u64 count, then
  * count u32 row numbers, strictly ascending and < rows.
  *
@@ -140,6 +148,10 @@ void vs_segment_free(vs_segment *seg) {
   if (!seg) return;
   if (atomic_fetch_sub(&seg->refs, 1) > 1) return;
   free_indexes(seg);
+  for (size_t i = 0; i < seg->synth_count; i++) vs_col_clear(&seg->synth[i]);
+  free(seg->synth);
+  for (size_t i = 0; i < seg->retired_count; i++) free(seg->retired[i]);
+  free(seg->retired);
   vs_rows_free(seg->data);
   vs_segfile_close(seg->file);
   free(seg->file_name);
@@ -357,8 +369,9 @@ static vs_status check_var_column(const char *file, size_t col,
   return VS_OK;
 }
 
+/* Maps column `col` of the schema from column `file_col` of the file. */
 static vs_status map_column(const vs_schema *schema, vs_segment *seg,
-                            size_t col) {
+                            size_t col, size_t file_col) {
   uint32_t dim;
   vs_type type = column_type(schema, col, &dim);
   vs_colview *v = &seg->views[col];
@@ -367,14 +380,14 @@ static vs_status map_column(const vs_schema *schema, vs_segment *seg,
   v->type = type;
   v->dim = dim;
   v->n = seg->rows;
-  v->valid = vs_segfile_get(seg->file, VS_SECTION_ID(col, VS_SECTION_VALID), &len);
+  v->valid = vs_segfile_get(seg->file, VS_SECTION_ID(file_col, VS_SECTION_VALID), &len);
   if (v->valid && len != seg->rows) {
     return vs_fail(VS_ERR_CORRUPT, "segment %s: column %zu validity has %zu bytes, expected %zu",
                    file, col, len, seg->rows);
   }
   if (!vs_type_is_var(type)) {
     size_t want;
-    v->fixed = vs_segfile_get(seg->file, VS_SECTION_ID(col, VS_SECTION_FIXED), &len);
+    v->fixed = vs_segfile_get(seg->file, VS_SECTION_ID(file_col, VS_SECTION_FIXED), &len);
     if (!vs_mul_ok(seg->rows, vs_type_fixed_width(type, dim), &want) ||
         !v->fixed || len != want) {
       return vs_fail(VS_ERR_CORRUPT, "segment %s: column %zu data has the wrong size",
@@ -383,8 +396,8 @@ static vs_status map_column(const vs_schema *schema, vs_segment *seg,
     return VS_OK;
   }
   size_t blen = 0;
-  v->offsets = vs_segfile_get(seg->file, VS_SECTION_ID(col, VS_SECTION_OFFSETS), &len);
-  v->bytes = vs_segfile_get(seg->file, VS_SECTION_ID(col, VS_SECTION_BYTES), &blen);
+  v->offsets = vs_segfile_get(seg->file, VS_SECTION_ID(file_col, VS_SECTION_OFFSETS), &len);
+  v->bytes = vs_segfile_get(seg->file, VS_SECTION_ID(file_col, VS_SECTION_BYTES), &blen);
   if (!v->offsets || !v->bytes || len != (seg->rows + 1) * sizeof(uint64_t) ||
       v->offsets[seg->rows] != blen) {
     return vs_fail(VS_ERR_CORRUPT, "segment %s: column %zu offsets have the wrong size",
@@ -393,7 +406,9 @@ static vs_status map_column(const vs_schema *schema, vs_segment *seg,
   return check_var_column(file, col, v);
 }
 
-static vs_status read_meta(vs_segment *seg, const vs_schema *schema) {
+/* Reads the meta section; *file_fields = the schema fields the file has
+ * (fields added since it was written are missing from its end). */
+static vs_status read_meta(vs_segment *seg, const vs_schema *schema, size_t *file_fields) {
   size_t len = 0;
   const uint8_t *meta = vs_segfile_get(seg->file, VS_SECTION_META, &len);
   if (!meta || len != META_BYTES) {
@@ -402,10 +417,19 @@ static vs_status read_meta(vs_segment *seg, const vs_schema *schema) {
   }
   uint64_t rows = vs_load_u64(meta);
   uint32_t columns = vs_load_u32(meta + 8);
-  if (rows >= UINT32_MAX || columns != vs_schema_column_count(schema)) {
+  size_t has_meta = schema->dynamic ? 1 : 0;
+  if (rows >= UINT32_MAX || columns <= has_meta || columns > vs_schema_column_count(schema)) {
     return vs_fail(VS_ERR_CORRUPT,
                    "segment %s: %" PRIu64 " rows / %u columns do not match the schema",
                    seg->file_name, rows, columns);
+  }
+  *file_fields = columns - has_meta;
+  for (size_t f = *file_fields; f < schema->field_count; f++) {
+    const vs_field *field = &schema->fields[f];
+    if (!field->nullable && !field->default_json) {
+      return vs_fail(VS_ERR_CORRUPT, "segment %s: has no column for field '%s', which is neither nullable nor defaulted",
+                     seg->file_name, field->name);
+    }
   }
   if (vs_load_u64(meta + 24) != seg->id || vs_load_u32(meta + 12) != seg->shard ||
       vs_load_u32(meta + 16) != seg->partition) {
@@ -414,6 +438,71 @@ static vs_status read_meta(vs_segment *seg, const vs_schema *schema) {
   }
   seg->rows = (size_t)rows;
   return VS_OK;
+}
+
+/* Builds the columns of fields [from, field_count) of a sealed segment
+ * whose file predates them, and points their views at them. */
+static vs_status synthesize(vs_segment *seg, const vs_schema *schema, size_t from) {
+  if (from >= schema->field_count) return VS_OK;
+  seg->synth = vs_calloc(schema->field_count - from, sizeof *seg->synth);
+  if (!seg->synth) return vs_fail(VS_ERR_NOMEM, "out of memory opening a segment");
+  for (size_t f = from; f < schema->field_count; f++) {
+    vs_status st = vs_column_fill_absent(&schema->fields[f], seg->rows, &seg->synth[seg->synth_count]);
+    if (st != VS_OK) return st;
+    vs_column_view(&seg->synth[seg->synth_count++], &seg->views[f]);
+  }
+  return VS_OK;
+}
+
+vs_status vs_segment_grow_prepare(const vs_segment *seg, const vs_schema *schema,
+                                  vs_segment_growth *g) {
+  memset(g, 0, sizeof *g);
+  size_t field = schema->field_count - 1;
+  g->views = vs_calloc(seg->column_count + 1, sizeof *g->views);
+  g->indexes = vs_calloc(seg->field_count + 1, sizeof *g->indexes);
+  g->synth = vs_calloc(seg->synth_count + 1, sizeof *g->synth);
+  g->retired = vs_calloc(seg->retired_count + 1, sizeof *g->retired);
+  if (!g->views || !g->indexes || !g->synth || !g->retired) {
+    vs_segment_grow_abandon(g);
+    return vs_fail(VS_ERR_NOMEM, "out of memory adding a field");
+  }
+  vs_status st = vs_column_fill_absent(&schema->fields[field], seg->rows, &g->column);
+  if (st != VS_OK) vs_segment_grow_abandon(g);
+  return st;
+}
+
+void vs_segment_grow_commit(vs_segment *seg, vs_segment_growth *g) {
+  size_t field = seg->field_count; /* the new field's column */
+  memcpy(g->views, seg->views, field * sizeof *g->views);
+  if (seg->column_count > field) g->views[field + 1] = seg->views[field]; /* "$meta" moves up */
+  if (seg->synth_count) memcpy(g->synth, seg->synth, seg->synth_count * sizeof *g->synth);
+  g->synth[seg->synth_count] = g->column;
+  vs_column_view(&g->synth[seg->synth_count], &g->views[field]);
+  if (seg->indexes) memcpy(g->indexes, seg->indexes, seg->field_count * sizeof *g->indexes);
+  if (seg->retired_count) memcpy(g->retired, seg->retired, seg->retired_count * sizeof *g->retired);
+  /* The old views array stays alive: an index build may be reading it
+   * without the lock (sealed views are otherwise immutable). */
+  g->retired[seg->retired_count++] = seg->views;
+  free(seg->retired);
+  seg->retired = g->retired;
+  seg->views = g->views;
+  free(seg->synth);
+  seg->synth = g->synth;
+  seg->synth_count++;
+  free(seg->indexes);
+  seg->indexes = g->indexes;
+  seg->field_count++;
+  seg->column_count++;
+  memset(g, 0, sizeof *g);
+}
+
+void vs_segment_grow_abandon(vs_segment_growth *g) {
+  free(g->views);
+  free(g->indexes);
+  free(g->retired);
+  free(g->synth);
+  vs_col_clear(&g->column);
+  memset(g, 0, sizeof *g);
 }
 
 vs_status vs_segment_open_sealed(const vs_schema *schema, const char *dir,
@@ -442,10 +531,11 @@ vs_status vs_segment_open_sealed(const vs_schema *schema, const char *dir,
   }
   st = vs_segfile_open(path, verify, &seg->file);
   if (st != VS_OK) goto done;
-  st = read_meta(seg, schema);
-  for (size_t c = 0; c < seg->column_count && st == VS_OK; c++) {
-    st = map_column(schema, seg, c);
-  }
+  size_t file_fields = 0;
+  st = read_meta(seg, schema, &file_fields);
+  for (size_t c = 0; c < file_fields && st == VS_OK; c++) st = map_column(schema, seg, c, c);
+  if (st == VS_OK && schema->dynamic) st = map_column(schema, seg, schema->field_count, file_fields);
+  if (st == VS_OK) st = synthesize(seg, schema, file_fields);
   if (st != VS_OK) goto done;
   st = vs_bitset_init(&seg->deleted, seg->rows);
   if (st != VS_OK) goto done;

@@ -316,17 +316,19 @@ static vs_status log_and_apply(vs_collection *c, uint32_t type, const vs_buf *pa
   return VS_OK;
 }
 
-static vs_status prepare_batch(vs_collection *c, const vs_rows *rows, vs_write_kind kind,
-                               uint32_t partition, vs_rows **batch, vs_buf *payload,
-                               int64_t *first_auto) {
-  if (!rows) return vs_fail(VS_ERR_INVALID, "rows is NULL");
-  vs_status st = vs_batch_normalize(c->schema, rows, kind, VS_MAX_INSERT_ROWS, batch);
+/* Normalizes and encodes `rows` against `schema` (a snapshot of the
+ * collection's, taken with no lock: the caller checks under the write lock
+ * that it is still the current one). */
+static vs_status prepare_batch(vs_collection *c, const vs_schema *schema, const vs_rows *rows,
+                               vs_write_kind kind, uint32_t partition, vs_rows **batch,
+                               vs_buf *payload, int64_t *first_auto) {
+  vs_status st = vs_batch_normalize(schema, rows, kind, VS_MAX_INSERT_ROWS, batch);
   if (st != VS_OK) return st;
-  const vs_field *pk = vs_schema_pk(c->schema);
+  const vs_field *pk = vs_schema_pk(schema);
   *first_auto = 0;
   if (kind == VS_WRITE_INSERT && pk->auto_id) {
     *first_auto = __atomic_fetch_add(&c->next_auto_id, (int64_t)(*batch)->n, __ATOMIC_RELAXED);
-    vs_batch_set_auto_ids(*batch, c->schema, *first_auto);
+    vs_batch_set_auto_ids(*batch, schema, *first_auto);
   }
   st = vs_buf_append_u32(payload, partition);
   if (st == VS_OK) st = vs_buf_append_u32(payload, 0);
@@ -347,17 +349,27 @@ static vs_status write_rows(vs_db *db, const char *collection, const char *parti
   uint64_t lsn = 0;
   int64_t first_auto = 0;
   bool seal = false;
+  if (!rows) return vs_fail(VS_ERR_INVALID, "rows is NULL");
   vs_status st = vs_db_find(db, collection, &c);
   if (st != VS_OK) return st;
   st = writable(db, c);
   if (st == VS_OK) st = resolve_partition(c, partition, &part);
-  if (st == VS_OK) st = prepare_batch(c, rows, kind, part, &batch, &payload, &first_auto);
-  if (st != VS_OK) goto done;
-  if (batch->n == 0) { /* nothing to log */
-    if (info) memset(info, 0, sizeof *info);
-    goto done;
+  for (;;) {
+    const vs_schema *schema = vs_collection_schema(c);
+    if (st == VS_OK) st = prepare_batch(c, schema, rows, kind, part, &batch, &payload, &first_auto);
+    if (st != VS_OK) goto done;
+    if (batch->n == 0) { /* nothing to log */
+      if (info) memset(info, 0, sizeof *info);
+      goto done;
+    }
+    pthread_rwlock_wrlock(&c->lock);
+    if (c->schema == schema) break;
+    /* a field was added meanwhile: normalize again (rarely taken) */
+    pthread_rwlock_unlock(&c->lock);
+    vs_rows_free(batch);
+    batch = NULL;
+    payload.len = 0;
   }
-  pthread_rwlock_wrlock(&c->lock);
   st = writable(db, c);
   if (st == VS_OK && !vs_collection_has_partition_id(c, part)) {
     st = vs_fail(VS_ERR_PARTITION_NOT_FOUND, "partition '%s' was dropped", partition);

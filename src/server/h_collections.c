@@ -330,22 +330,31 @@ static bool field_metric(srv_request *req, json_t *index_params, const char *fie
   return true;
 }
 
-static bool add_custom_field(srv_request *req, create_plan *p, json_t *f, bool auto_id) {
-  vs_field_def def = {0};
-  char *default_json = NULL;
+/* A FieldSchema object as a field definition (strings borrowed from f;
+ * *default_json is the caller's to free).  index_params may be NULL. */
+static bool parse_field(srv_request *req, json_t *f, json_t *index_params, vs_field_def *def,
+                        char **default_json) {
   const char *type_name = json_string_value(srv_obj_get(f, "dataType"));
-  def.name = json_string_value(srv_obj_get(f, "fieldName"));
-  if (!json_is_object(f) || !def.name || !def.name[0] || !type_name || !type_name[0]) {
+  memset(def, 0, sizeof *def);
+  def->name = json_string_value(srv_obj_get(f, "fieldName"));
+  if (!json_is_object(f) || !def->name || !def->name[0] || !type_name || !type_name[0]) {
     srv_reply_error(req, SRV_CODE_REQUIRED,
                     "missing required parameters, error: Key: 'FieldSchema.%s' Error:Field validation for '%s' "
                     "failed on the 'required' tag",
-                    (def.name && def.name[0]) ? "DataType" : "FieldName",
-                    (def.name && def.name[0]) ? "DataType" : "FieldName");
+                    (def->name && def->name[0]) ? "DataType" : "FieldName",
+                    (def->name && def->name[0]) ? "DataType" : "FieldName");
     return false;
   }
-  bool ok = parse_type(req, "data type", type_name, &def.type) && field_type_params(req, f, &def) &&
-            field_flags(req, f, &def, &default_json);
-  if (ok && def.type == VS_TYPE_FLOAT_VECTOR) ok = field_metric(req, p->index_params, def.name, &def.metric);
+  bool ok = parse_type(req, "data type", type_name, &def->type) && field_type_params(req, f, def) &&
+            field_flags(req, f, def, default_json);
+  if (ok && def->type == VS_TYPE_FLOAT_VECTOR) ok = field_metric(req, index_params, def->name, &def->metric);
+  return ok;
+}
+
+static bool add_custom_field(srv_request *req, create_plan *p, json_t *f, bool auto_id) {
+  vs_field_def def;
+  char *default_json = NULL;
+  bool ok = parse_field(req, f, p->index_params, &def, &default_json);
   if (ok && def.is_primary) def.auto_id = auto_id;
   if (ok) {
     vs_status st = vs_schema_add_field(p->schema, &def);
@@ -977,15 +986,34 @@ static void h_alter_field(srv_request *req) {
   srv_reply_ok(req, NULL);
 }
 
-/* collections/fields/add [2.6]: the engine cannot add a column to sealed
- * segments yet; say so rather than 404 (which the SDK turns into an
- * exception with no message). */
+/*
+ * collections/fields/add [2.6]: `schema` is one FieldSchema, as in create.
+ * As in Milvus, only nullable scalar fields may be added; rows stored before
+ * get the field's defaultValue, else null (vs_add_field).
+ */
 static void h_add_field(srv_request *req) {
   srv_target t;
   if (!srv_resolve(req, "collectionName", false, &t)) return;
-  srv_reply_error(req, SRV_CODE_INVALID,
-                  "invalid parameter: adding a field to an existing collection is not supported yet by this "
-                  "server");
+  json_t *f = srv_get(req, "schema");
+  if (!json_is_object(f)) {
+    srv_reply_error(req, SRV_CODE_REQUIRED,
+                    "missing required parameters, error: Key: 'CollectionFieldReq.Schema' "
+                    "Error:Field validation for 'Schema' failed on the 'required' tag");
+    return;
+  }
+  vs_field_def def;
+  char *default_json = NULL;
+  if (parse_field(req, f, NULL, &def, &default_json)) {
+    vs_status st = vs_add_field(t.db, t.name, &def);
+    if (st == VS_OK) {
+      srv_reply_ok(req, NULL);
+    } else if (st == VS_ERR_INVALID || st == VS_ERR_SCHEMA) {
+      srv_reply_error(req, SRV_CODE_INVALID, "invalid parameter: %s", vs_errmsg(NULL));
+    } else {
+      srv_reply_status(req, st);
+    }
+  }
+  free(default_json);
 }
 
 /* ------------------------------------------------------ flush / compact */

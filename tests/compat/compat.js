@@ -1028,16 +1028,30 @@ async function customWrites(t) {
     assert.ok(['Executing', 'Completed', 'UndefiedState'].includes(st.state), `state: ${show(st)}`);
   }, { needs: ['custom'] });
 
-  /* Documented deviation (docs/rest-api.md): Milvus 2.6 can add a
-   * nullable field to a collection; this server cannot yet.  It must say so
-   * with code 1100 (not a 404, on which the SDK throws) and change nothing. */
-  await step(s('custom: fields/add is refused with 1100 and changes nothing (documented deviation)'), async () => {
+  await step(s('custom: fields/add a nullable field with a default; old rows read it, new rows set it'), async () => {
     const before = ok(await c.describeCollection({ collectionName: C }), 'describe');
-    const r = await c.addCollectionField({ collectionName: C, schema: { fieldName: 'added', dataType: 'Int32', nullable: true } });
-    assert.equal(r.code, 1100, `add field: ${show(r)}`);
-    assert.match(r.message, /not supported yet/);
-    const after = ok(await c.describeCollection({ collectionName: C }), 'describe');
-    assert.deepEqual(after.fields, before.fields);
+    fails(await c.addCollectionField({ collectionName: C, schema: { fieldName: 'strict', dataType: 'Int32' } }), 1100,
+      'a field that is not nullable');
+    fails(await c.addCollectionField({ collectionName: C, schema: { fieldName: 'vec3', dataType: 'FloatVector', nullable: true,
+      elementTypeParams: { dim: 4 } } }), 1100, 'a vector field');
+    assert.deepEqual(ok(await c.describeCollection({ collectionName: C }), 'describe').fields, before.fields);
+    const all = ok(await c.query(cq({ filter: '', outputFields: ['count(*)'] })), 'count');
+    ok(await c.addCollectionField({ collectionName: C, schema: { fieldName: 'added', dataType: 'Int32', nullable: true,
+      defaultValue: 5 } }), 'add field');
+    const d = ok(await c.describeCollection({ collectionName: C }), 'describe');
+    assert.equal(d.fields.length, before.fields.length + 1);
+    const added = d.fields[d.fields.length - 1];
+    assert.equal(added.name, 'added');
+    assert.equal(added.type, 'Int32');
+    assert.equal(added.nullable, true);
+    assert.deepEqual(ok(await c.query(cq({ filter: 'added == 5', outputFields: ['count(*)'] })), 'count default'), all);
+    ok(await c.insert({ collectionName: C, data: [{ ...customRow(2000), added: 9 }] }), 'insert');
+    const got = ok(await c.get({ collectionName: C, id: 2000, outputFields: ['added', 'dyn'] }), 'get');
+    assert.equal(got[0].added, 9);
+    assert.equal(got[0].dyn, customRow(2000).dyn, `dynamic key after the add: ${show(got)}`);
+    const nine = ok(await c.query(cq({ filter: 'added == 9', outputFields: ['pk'] })), 'query new field');
+    assert.deepEqual(nine, [{ pk: '2000' }]);
+    ok(await c.delete({ collectionName: C, filter: 'pk == 2000' }), 'delete');
   }, { needs: ['custom', 'customdata'] });
 }
 

@@ -88,3 +88,12 @@ bool st_list_has(const json_t *list, const char *name) {
   }
   return false;
 }
+
+void st_restart_server(void) {
+  char *dir = strdup(st_server.data_dir);
+  assert_non_null(dir);
+  assert_int_equal(ts_stop(&st_server), 0);
+  ts_destroy(&st_server, 1);
+  assert_int_equal(ts_start(&st_server, dir, NULL, NULL), 0);
+  free(dir);
+}

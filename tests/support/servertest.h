@@ -20,6 +20,9 @@ extern ts_server st_server;
 /* cmocka group setup / teardown: a server on a fresh data directory. */
 int st_start_server(void **state);
 int st_stop_server(void **state);
+/* Stops the group's server (SIGTERM, exit 0 asserted) and starts it again
+ * on the same data directory. */
+void st_restart_server(void);
 
 /* POSTs a printf-formatted body to `path`; the envelope (never NULL). */
 json_t *st_call(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
