@@ -32,6 +32,9 @@
  *                       call; cpu_us: the process's CPU time, user +
  *                       system, over the measured seconds)
  * Common options: --rows N --dim D --queries Q --batches B --ef E --fsync P
+ *                 --search-threads N (vs_search_request.threads; default 0,
+ *                 the pool's size; the server passes 1 when other requests
+ *                 are in flight, and the pinned comparison does the same)
  *
  * Threads pick queries round robin from thread-specific offsets, as the
  * Lua script does per wrk thread.  The database is opened with the
@@ -68,7 +71,7 @@
 typedef struct options {
   const char *cmd, *out, *data, *fsync;
   size_t rows, queries, batches;
-  uint32_t dim, threads, ef;
+  uint32_t dim, threads, ef, search_threads;
   double seconds;
 } options;
 
@@ -244,7 +247,7 @@ static int one_search(shared *sh, size_t i) {
   vs_result *res = NULL;
   snprintf(params, sizeof params, "{\"ef\":%u}", sh->o->ef);
   vs_search_request req = {.vectors = sh->vectors + i * sh->o->dim, .nq = 1, .dim = sh->o->dim, .k = 10,
-                           .params_json = params};
+                           .params_json = params, .threads = sh->o->search_threads};
   vs_status st = vs_search(sh->db, SEARCH_COLL, &req, &res);
   int ok = st == VS_OK && vs_result_hits(res, 0) == 10;
   vs_result_free(res);
@@ -338,6 +341,7 @@ static void parse(int argc, char **argv, options *o) {
     else if (strcmp(a, "--dim") == 0) o->dim = (uint32_t)strtoul(v, NULL, 10);
     else if (strcmp(a, "--threads") == 0) o->threads = (uint32_t)strtoul(v, NULL, 10);
     else if (strcmp(a, "--ef") == 0) o->ef = (uint32_t)strtoul(v, NULL, 10);
+    else if (strcmp(a, "--search-threads") == 0) o->search_threads = (uint32_t)strtoul(v, NULL, 10);
     else if (strcmp(a, "--seconds") == 0) o->seconds = strtod(v, NULL);
     else die("unknown option", a);
   }
