@@ -231,6 +231,7 @@ void hnsw_ctx_free(hnsw_ctx *ctx) {
   free(ctx->build.sorted);
   free(ctx->build.kept);
   free(ctx->build.pruned);
+  free(ctx->build.chosen);
   free(ctx);
 }
 
@@ -262,7 +263,8 @@ vs_status hnsw_ctx_new(const hnsw_index *hx, bool for_build, hnsw_ctx **out) {
     b->sorted = vs_malloc(b->cap * sizeof(hnsw_cand));
     b->kept = vs_malloc(b->cap * sizeof(hnsw_cand));
     b->pruned = vs_malloc(b->cap * sizeof(hnsw_cand));
-    ok = b->sorted && b->kept && b->pruned;
+    b->chosen = vs_malloc(((size_t)HNSW_MAX_LEVEL + 1) * g->M * sizeof(hnsw_cand));
+    ok = b->sorted && b->kept && b->pruned && b->chosen;
   }
   if (!ok) {
     hnsw_ctx_free(ctx);

@@ -14,11 +14,17 @@
  *
  * Insertion of node q (top level L): greedy descent from the entry point
  * down to level L + 1; then for each level l = min(L, max_level) .. 0 a
- * beam search with ef_construction, the heuristic picks M neighbours among
- * the results, q's list is written, and q is added to each neighbour's
- * list -- appended if there is room (M links above level 0, 2M at level 0),
- * otherwise the neighbour's links plus q are re-selected with the same
- * heuristic.  The heuristic keeps a candidate only if it is closer to the
+ * beam search with ef_construction, and the heuristic picks M neighbours
+ * among the results.  Only then are q's lists written (every level), and
+ * then q is added to each neighbour's list -- appended if there is room (M
+ * links above level 0, 2M at level 0), otherwise the neighbour's links plus
+ * q are re-selected with the same heuristic.  Writing every list before
+ * the first back-link matters with several threads: q must not become
+ * reachable at level l while its list at l - 1 is empty, or concurrent
+ * insertions that descend through q find nothing below it and link to q
+ * alone (seen as a recall drop of a 2-thread build under CPU contention,
+ * when a thread was descheduled mid-insertion).  One thread builds the
+ * same graph either way.  The heuristic keeps a candidate only if it is closer to the
  * base node than to every neighbour kept so far, which spreads links in
  * different directions; the paper's "keepPrunedConnections" variant (fill
  * up with rejected candidates) is available as KEEP_PRUNED and is off: it
@@ -58,6 +64,14 @@
 #define KEEP_PRUNED 0
 #endif
 #define DEFAULT_SEED 0x5EEDB0A7C0FFEEull
+
+static _Atomic(hnsw_build_hook_fn) build_hook;
+static void *_Atomic build_hook_arg;
+
+void hnsw_set_build_hook(hnsw_build_hook_fn fn, void *arg) {
+  atomic_store(&build_hook_arg, arg);
+  atomic_store(&build_hook, fn);
+}
 
 typedef struct build_job {
   hnsw_index *hx;
@@ -172,15 +186,16 @@ static void add_backlink(hnsw_index *hx, hnsw_ctx *ctx, uint32_t r, uint32_t nod
   unlock_node(hx, r);
 }
 
-/* After a beam search at `level` for `node` (ctx->res): chooses and writes
- * node's links, adds the back-links, and returns the closest node found
- * as the entry for the next level down. */
-static void connect_node(hnsw_index *hx, hnsw_ctx *ctx, uint32_t node, int level, uint32_t *entry,
+/* After a beam search at `level` for `node` (ctx->res): chooses node's
+ * links at that level (kept in the scratch, not yet written) and returns
+ * the closest node found as the entry for the next level down. */
+static void choose_links(const hnsw_index *hx, hnsw_ctx *ctx, uint32_t node, int level, uint32_t *entry,
                          float *entry_key) {
-  hnsw_graph *g = &hx->graph;
+  const hnsw_graph *g = &hx->graph;
   hnsw_build_scratch *b = &ctx->build;
   hnsw_heap *res = &ctx->res;
   size_t count = 0;
+  b->chosen_count[level] = 0;
   hnsw_res_sort(res);
   for (size_t i = 0; i < res->size && count < b->cap; i++) {
     if (res->items[i].id != node) b->sorted[count++] = res->items[i];
@@ -189,19 +204,42 @@ static void connect_node(hnsw_index *hx, hnsw_ctx *ctx, uint32_t node, int level
   *entry = b->sorted[0].id;
   *entry_key = b->sorted[0].key;
   size_t kept = select_neighbours(hx, b->sorted, count, g->M, b);
-  for (size_t j = 0; j < kept; j++) {
-    ctx->ids[j] = b->kept[j].id;
-    ctx->keys[j] = b->kept[j].key;
-  }
+  memcpy(b->chosen + (size_t)level * g->M, b->kept, kept * sizeof *b->kept);
+  b->chosen_count[level] = (uint32_t)kept;
+}
+
+/* Writes node's own lists at levels 0..top, then the back-links that make
+ * it reachable.  All of its lists exist before anyone can reach it: a node
+ * reachable at level l whose level l-1 list is still empty would trap
+ * every concurrent insertion whose descent passes through it (its lower
+ * searches would return that node alone, and they would link to it only). */
+static void link_node(hnsw_index *hx, hnsw_ctx *ctx, uint32_t node, int top) {
+  hnsw_graph *g = &hx->graph;
+  hnsw_build_scratch *b = &ctx->build;
   lock_node(hx, node);
-  uint32_t *list = hnsw_list(g, node, level);
-  memcpy(list + 1, ctx->ids, kept * sizeof *list);
-  list[0] = (uint32_t)kept;
+  for (int l = 0; l <= top; l++) {
+    uint32_t *list = hnsw_list(g, node, l);
+    const hnsw_cand *c = b->chosen + (size_t)l * g->M;
+    for (uint32_t j = 0; j < b->chosen_count[l]; j++) list[1 + j] = c[j].id;
+    list[0] = b->chosen_count[l];
+  }
   unlock_node(hx, node);
-  for (size_t j = 0; j < kept; j++) add_backlink(hx, ctx, ctx->ids[j], node, level, ctx->keys[j]);
+  for (int l = 0; l <= top; l++) {
+    const hnsw_cand *c = b->chosen + (size_t)l * g->M;
+    for (uint32_t j = 0; j < b->chosen_count[l]; j++) add_backlink(hx, ctx, c[j].id, node, l, c[j].key);
+  }
 }
 
 /* ----------------------------------------------------------- insertion */
+
+static void call_hook(hnsw_build_hook_fn hook, const hnsw_index *hx, const hnsw_ctx *ctx, uint32_t node,
+                      int level, bool top) {
+  const hnsw_build_scratch *b = &ctx->build;
+  const hnsw_cand *c = b->chosen + (size_t)level * hx->graph.M;
+  uint32_t ids[HNSW_M_MAX];
+  for (uint32_t j = 0; j < b->chosen_count[level]; j++) ids[j] = c[j].id;
+  hook(atomic_load(&build_hook_arg), node, level, ids, b->chosen_count[level], top);
+}
 
 static vs_status insert_node(build_job *job, hnsw_ctx *ctx, uint32_t node) {
   hnsw_index *hx = job->hx;
@@ -217,10 +255,14 @@ static vs_status insert_node(build_job *job, hnsw_ctx *ctx, uint32_t node) {
   if (!top) pthread_mutex_unlock(&job->global);
   float key = hnsw_key(hx, &q, cur);
   if (max_level > level) cur = hnsw_greedy(hx, ctx, &q, cur, &key, max_level, level + 1);
-  for (int l = VS_MIN(level, max_level); l >= 0 && st == VS_OK; l--) {
+  int linked = VS_MIN(level, max_level);
+  hnsw_build_hook_fn hook = atomic_load_explicit(&build_hook, memory_order_acquire);
+  for (int l = linked; l >= 0 && st == VS_OK; l--) {
     st = hnsw_search_layer(hx, ctx, &q, cur, key, l, hx->ef_construction, NULL);
-    if (st == VS_OK) connect_node(hx, ctx, node, l, &cur, &key);
+    if (st == VS_OK) choose_links(hx, ctx, node, l, &cur, &key);
+    if (st == VS_OK && hook) call_hook(hook, hx, ctx, node, l, top);
   }
+  if (st == VS_OK) link_node(hx, ctx, node, linked);
   if (top) {
     if (st == VS_OK) {
       g->entry = node;

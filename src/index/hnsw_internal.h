@@ -78,6 +78,10 @@ typedef struct hnsw_build_scratch {
   hnsw_cand *kept;       /* heuristic output */
   hnsw_cand *pruned;     /* heuristic rejects */
   size_t cap;
+  /* the links chosen for the node being inserted, per level (M each),
+   * written only once every level is chosen (hnsw_build.c) */
+  hnsw_cand *chosen;     /* (HNSW_MAX_LEVEL + 1) x M */
+  uint32_t chosen_count[HNSW_MAX_LEVEL + 1];
 } hnsw_build_scratch;
 
 /* Per-search scratch, reused: no allocation in the hot path. */
@@ -114,6 +118,16 @@ typedef struct hnsw_index {
   hnsw_ctx *ctx_free;
   unsigned ctx_cached;
 } hnsw_index;
+
+/* Test instrumentation of the build (hnsw_build.c): when set, called by
+ * the inserting thread after it has chosen `node`'s links at `level` and
+ * before any of them is written; `holds_global` says the node is becoming
+ * the new entry point (it holds the build's global lock).  test_hnsw pauses
+ * an insertion here to check that a half-inserted node cannot trap others.
+ * Process-wide; NULL (the default) costs one load per level. */
+typedef void (*hnsw_build_hook_fn)(void *arg, uint32_t node, int level, const uint32_t *chosen,
+                                   uint32_t count, bool holds_global);
+void hnsw_set_build_hook(hnsw_build_hook_fn fn, void *arg);
 
 /* ----------------------------------------------------- hnsw.c */
 
