@@ -186,16 +186,19 @@ static vs_status route_metrics(vs_db *db, const char *collection, const vs_hybri
   vs_collection *c = NULL;
   vs_status st = vs_db_find(db, collection, &c);
   if (st != VS_OK) return st;
+  /* an unlocked snapshot: vector fields and the key never change when a
+   * field is added, and an old schema stays alive with the collection */
+  const vs_schema *schema = vs_collection_schema(c);
   for (size_t i = 0; i < req->search_count && st == VS_OK; i++) {
     const char *name = req->searches[i].vector_field;
-    int f = name ? vs_schema_index(c->schema, name) : vs_schema_first_vector(c->schema);
-    if (f < 0 || c->schema->fields[f].type != VS_TYPE_FLOAT_VECTOR) {
+    int f = name ? vs_schema_index(schema, name) : vs_schema_first_vector(schema);
+    if (f < 0 || schema->fields[f].type != VS_TYPE_FLOAT_VECTOR) {
       st = vs_fail(VS_ERR_FIELD_NOT_FOUND, "sub-search %zu: '%s' is not a vector field", i, name ? name : "");
     } else {
-      metrics[i] = c->schema->fields[f].metric;
+      metrics[i] = schema->fields[f].metric;
     }
   }
-  *str_keys = vs_schema_pk(c->schema)->type == VS_TYPE_VARCHAR;
+  *str_keys = vs_schema_pk(schema)->type == VS_TYPE_VARCHAR;
   vs_db_release(db, c);
   return st;
 }

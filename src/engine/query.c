@@ -242,7 +242,7 @@ vs_status vs_delete_where(vs_db *db, const char *collection, const char *partiti
   vs_collection *c = NULL;
   vs_status st = vs_db_find(db, collection, &c);
   if (st != VS_OK) return st;
-  delete_ctx d = {.key_type = vs_schema_pk(c->schema)->type, .pk_col = c->pk_index};
+  delete_ctx d = {.key_type = vs_schema_pk(vs_collection_schema(c))->type, .pk_col = c->pk_index};
   vs_db_release(db, c);
   query_profile prof = {0};
   const char *parts[1] = {partition};
