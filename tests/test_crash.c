@@ -8,7 +8,9 @@
  * (fsync=always, seal_rows=500 so seals, MANIFEST rewrites and compaction
  * happen often), creates the collection if missing, and loops over random
  * operations: insert a batch of 1..200 new ids, upsert a range of existing
- * ids with a new version, delete a range, compact or flush.  Around every
+ * ids with a new version, delete a range, compact, flush, or (1%) add a
+ * nullable field (verified: the acknowledged ones exist, in order, null in
+ * every row; an in-flight add is all or nothing).  Around every
  * operation it writes a fixed-size message to a pipe:
  *
  *   INTENT (op, first_id, count, version)   before the call
@@ -78,6 +80,7 @@
 #define COLL "crash"
 #define MAX_BATCH TDB_MAX_BATCH
 #define CHILD_MAX_OPS 5000
+#define MAX_ADDED_FIELDS 24
 #define GET_CHUNK 1000
 
 enum { MSG_INTENT = 1, MSG_ACK = 2, MSG_ERROR = 3 };
@@ -87,7 +90,8 @@ enum {
   OP_UPSERT = 3,
   OP_DELETE = 4,
   OP_COMPACT = 5,
-  OP_FLUSH = 6
+  OP_FLUSH = 6,
+  OP_ADD_FIELD = 7    /* adds nullable Int64 field "x<version>" */
 };
 
 typedef struct msg {
@@ -108,6 +112,7 @@ typedef struct model {
   uint32_t next_version;
   uint64_t live;
   bool created;
+  uint32_t fields_added; /* fields "x0".."x<n-1>" exist (every row null) */
 } model;
 
 typedef struct crash_state {
@@ -151,6 +156,7 @@ static int32_t op_new_state(const msg *op) {
 
 static void model_apply(model *m, const msg *op) {
   if (op->op == OP_CREATE) m->created = true;
+  if (op->op == OP_ADD_FIELD) m->fields_added = op->version + 1;
   int32_t st = op_new_state(op);
   if (st == -2) return;
   for (uint32_t i = 0; i < op->count; i++) model_set(m, op->first_id + i, st);
@@ -209,8 +215,11 @@ static msg child_pick(model *m, uint64_t *rng) {
     uint64_t room = (uint64_t)(m->next_id - op.first_id);
     op.count = 1 + (uint32_t)tu_rand_below(rng, room < MAX_BATCH ? room
                                                                  : MAX_BATCH);
+  } else if (r < 99 || m->fields_added >= MAX_ADDED_FIELDS) {
+    op.op = r < 96 ? OP_COMPACT : OP_FLUSH;
   } else {
-    op.op = r < 97 ? OP_COMPACT : OP_FLUSH;
+    op.op = OP_ADD_FIELD;
+    op.version = m->fields_added;
   }
   if (op.op == OP_INSERT || op.op == OP_UPSERT) op.version = m->next_version++;
   return op;
@@ -238,6 +247,11 @@ static vs_status child_do(vs_db *db, const msg *op, uint64_t *rng) {
     return vs_compact(db, COLL, (int)tu_rand_below(rng, 2));
   case OP_FLUSH:
     return vs_flush(db, COLL);
+  case OP_ADD_FIELD: {
+    char name[16];
+    snprintf(name, sizeof name, "x%u", op->version);
+    return vs_add_field(db, COLL, &(vs_field_def){.name = name, .type = VS_TYPE_INT64, .nullable = 1});
+  }
   default:
     return VS_ERR_INTERNAL;
   }
@@ -303,7 +317,7 @@ static bool read_msg(int fd, msg *out) {
 static void handle_msg(model *m, round_result *rr, const msg *in) {
   if (in->kind == MSG_INTENT) {
     rr->inflight = *in;
-    if (in->version >= m->next_version) m->next_version = in->version + 1;
+    if (in->op != OP_ADD_FIELD && in->version >= m->next_version) m->next_version = in->version + 1;
   } else if (in->kind == MSG_ACK) {
     model_apply(m, in);
     rr->inflight.kind = 0;
@@ -434,6 +448,40 @@ static void check_search(vs_db *db, const model *m, uint64_t *rng,
   }
 }
 
+/* The added fields: "x0".."x<n-1>" after the schema's own, n = the acked
+ * count, or one more if the in-flight operation was an add that happened
+ * (adopted into the model).  Every row is null in every added field. */
+static void check_fields(vs_db *db, model *m, const round_result *rr, int round) {
+  vs_schema *s = NULL;
+  assert_int_equal(vs_get_schema(db, COLL, &s), VS_OK);
+  vs_schema *base = tdb_schema();
+  assert_non_null(base);
+  size_t own = vs_schema_field_count(base);
+  vs_schema_free(base);
+  size_t added = vs_schema_field_count(s) - own;
+  bool inflight_add = rr->inflight.kind == MSG_INTENT && rr->inflight.op == OP_ADD_FIELD;
+  if (added == m->fields_added + 1 && inflight_add) {
+    m->fields_added++;
+  } else if (added != m->fields_added) {
+    fail_msg("round %d: %zu added fields, expected %u%s", round, added, m->fields_added,
+             inflight_add ? " (or one more)" : "");
+  }
+  for (size_t i = 0; i < added; i++) {
+    vs_field_def f;
+    char name[24], filter[64];
+    assert_int_equal(vs_schema_field(s, own + i, &f), VS_OK);
+    snprintf(name, sizeof name, "x%zu", i);
+    if (strcmp(f.name, name) != 0 || f.type != VS_TYPE_INT64 || !f.nullable)
+      fail_msg("round %d: added field %zu is '%s'", round, i, f.name);
+    uint64_t nulls = 0;
+    snprintf(filter, sizeof filter, "%s is null", name);
+    assert_int_equal(vs_query_count(db, COLL, filter, NULL, NULL, 0, &nulls), VS_OK);
+    if (nulls != m->live)
+      fail_msg("round %d: %" PRIu64 " rows null in %s, expected %" PRIu64, round, nulls, name, m->live);
+  }
+  vs_schema_free(s);
+}
+
 static const char *verify_round(const char *dir, model *m,
                                 const round_result *rr, uint64_t *rng,
                                 int round) {
@@ -461,6 +509,7 @@ static const char *verify_round(const char *dir, model *m,
                count, m->live);
     check_all_rows(db, m, round);
     check_search(db, m, rng, round);
+    check_fields(db, m, rr, round);
   }
   st = vs_close(db);
   if (st != VS_OK) fail_msg("round %d: close: %s", round, vs_errmsg(NULL));
@@ -500,9 +549,9 @@ static void test_crash_rounds(void **state) {
     const char *inflight = verify_round(cs->dir, &cs->m, &rr, &rng, (int)r);
     run_check(cs->dir, (int)r);
     fprintf(stderr, "round %" PRIu64 ": %" PRIu64 " acks, in-flight op %u %s"
-            ", %" PRIu64 " live rows, %" PRId64 " ids used\n", r, rr.acks,
+            ", %" PRIu64 " live rows, %" PRId64 " ids used, %u fields added\n", r, rr.acks,
             rr.inflight.kind == MSG_INTENT ? rr.inflight.op : 0, inflight,
-            cs->m.live, cs->m.next_id);
+            cs->m.live, cs->m.next_id, cs->m.fields_added);
   }
 }
 
