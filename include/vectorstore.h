@@ -272,9 +272,13 @@ vs_status vs_alter_field(vs_db *db, const char *collection, const char *field,
  * add).  Only nullable scalar fields (not vectors, not a primary key); the
  * rows stored before get the field's default, else null.  Growing rows are
  * sealed first; sealed segments gain the column in memory (their files are
- * left as written; compaction rewrites them whole).  Readers and writers
- * may run concurrently; a write normalized against the old schema is
- * normalized again. */
+ * left as written and the column is rebuilt at each open, about 9 bytes per
+ * row for an Int64, until vs_compact(force) rewrites them).  Readers and
+ * writers may run concurrently; a write normalized against the old schema
+ * is normalized again (rows built against the old schema with a dynamic key
+ * the new field now names then fail with VS_ERR_DATA: build them again).
+ * A failed MANIFEST write leaves the collection read-only until reopened
+ * (VS_ERR_IO), with the old schema. */
 vs_status vs_add_field(vs_db *db, const char *collection, const vs_field_def *def);
 
 /* ------------------------------------------------------------- partitions */

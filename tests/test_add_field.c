@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine_internal.h" /* vs_test_hooks */
 #include "support/expect.h"
 #include "support/testutil.h"
 #include "vectorstore.h"
@@ -165,6 +166,18 @@ static void check_state(vs_db *db, uint64_t live_old) {
   vs_result_free(res);
 }
 
+/* Sealed segments of "c" whose file lacks an added field's column. */
+static size_t narrow_segments(vs_db *db) {
+  vs_collection *c = NULL;
+  EXPECT_OK(vs_db_find(db, "c", &c));
+  size_t n = 0;
+  pthread_rwlock_rdlock(&c->lock);
+  for (size_t i = 0; i < c->sealed_count; i++) n += c->sealed[i]->synth_count > 0;
+  pthread_rwlock_unlock(&c->lock);
+  vs_db_release(db, c);
+  return n;
+}
+
 static void test_add_field_lifecycle(void **state) {
   (void)state;
   char *dir = tu_make_tmpdir("addfield");
@@ -180,7 +193,6 @@ static void test_add_field_lifecycle(void **state) {
   uint64_t live_old = OLD_SEALED + OLD_GROWING - 2;
   assert_int_equal(count(db, "color == \"red\""), live_old / 2);
 
-  /* a row naming "score" before the field exists keeps it as a dynamic key */
   add_fields(db);
   insert_range(db, 1000, 1000 + NEW_ROWS, true);
   check_state(db, live_old);
@@ -205,10 +217,13 @@ static void test_add_field_lifecycle(void **state) {
   vs_keys more = {.count = 2, .int_keys = (int64_t[]){8, 9}};
   EXPECT_OK(vs_delete(db, "c", NULL, &more, NULL));
   live_old -= 2;
+  assert_true(narrow_segments(db) > 0);
   EXPECT_OK(vs_compact(db, "c", 1));
+  assert_int_equal(narrow_segments(db), 0); /* forced: rewritten whole */
   check_state(db, live_old);
   EXPECT_OK(vs_close(db));
   db = open_db(dir);
+  assert_int_equal(narrow_segments(db), 0);
   check_state(db, live_old);
   EXPECT_OK(vs_close(db));
   EXPECT_OK(vs_check(dir, NULL, NULL));
@@ -342,11 +357,146 @@ static void test_add_field_concurrent_writes(void **state) {
   free(dir);
 }
 
+/* ------------------------------------------------ a write that must retry */
+
+typedef struct retry_hook {
+  vs_db *db;
+  int calls;
+  vs_status added;
+} retry_hook;
+
+/* After the writer normalized its batch (no lock held): add a field, so
+ * the batch no longer has the collection's shape. */
+static void add_during_write(void *arg) {
+  retry_hook *h = arg;
+  if (h->calls++ == 0) {
+    h->added = vs_add_field(h->db, "c", &(vs_field_def){.name = "late", .type = VS_TYPE_INT64, .nullable = 1,
+                                                         .default_json = "5"});
+  }
+}
+
+/* The rows were built against the old schema; the batch is normalized
+ * again against the new one (the hook runs twice), so the row gets the new
+ * field's default.  Row 2, stored before the add with a dynamic key
+ * "late", keeps it in "$meta", shadowed: the field answers `late`. */
+static void test_add_field_write_retry(void **state) {
+  (void)state;
+  char *dir = tu_make_tmpdir("addfield-retry");
+  vs_db *db = open_db(dir);
+  create(db);
+  EXPECT_OK(insert_json(db, "[{\"id\":2,\"v\":[0,1,0,0],\"title\":\"b\",\"late\":7}]"));
+  vs_schema *old = NULL;
+  vs_rows *rows = NULL;
+  EXPECT_OK(vs_get_schema(db, "c", &old));
+  EXPECT_OK(vs_rows_from_json(old, "[{\"id\":1,\"v\":[1,0,0,0],\"title\":\"a\"}]", &rows));
+  retry_hook h = {.db = db};
+  vs_test_hooks = (vs_engine_hooks){.after_normalize = add_during_write, .arg = &h};
+  vs_status st = vs_insert(db, "c", NULL, rows, NULL);
+  vs_test_hooks = (vs_engine_hooks){0};
+  EXPECT_OK(st);
+  EXPECT_OK(h.added);
+  assert_int_equal(h.calls, 2);
+  vs_rows *got = get_row(db, 1);
+  int64_t late = 0;
+  EXPECT_OK(vs_rows_get_int64(got, "late", 0, &late));
+  assert_int_equal(late, 5);
+  vs_rows_free(got);
+  got = get_row(db, 2);
+  EXPECT_OK(vs_rows_get_int64(got, "late", 0, &late));
+  assert_int_equal(late, 5);
+  vs_rows_free(got);
+  assert_int_equal(count(db, "late == 5"), 2);
+  assert_int_equal(count(db, "$meta[\"late\"] == 7"), 1);
+  vs_rows_free(rows);
+  vs_schema_free(old);
+  EXPECT_OK(vs_close(db));
+  tu_remove_tree(dir);
+  free(dir);
+}
+
+/* ------------------------------------------- the commit write that fails */
+
+/* Fails the MANIFEST write that would name a 4-field schema: the commit
+ * of the add below, not the flush before it. */
+static vs_status fail_commit(void *arg, const vs_collection *c, const vs_schema *schema) {
+  (void)arg;
+  (void)c;
+  return vs_schema_field_count(schema) == 4 ? vs_fail(VS_ERR_IO, "injected MANIFEST failure") : VS_OK;
+}
+
+static void test_add_field_manifest_failure(void **state) {
+  (void)state;
+  char *dir = tu_make_tmpdir("addfield-fail");
+  vs_db *db = open_db(dir);
+  create(db);
+  insert_range(db, 0, 20, false);
+  vs_test_hooks = (vs_engine_hooks){.before_manifest = fail_commit};
+  vs_status st = vs_add_field(db, "c", &(vs_field_def){.name = "x", .type = VS_TYPE_INT64, .nullable = 1});
+  vs_test_hooks = (vs_engine_hooks){0};
+  EXPECT_ST(VS_ERR_IO, st);
+  /* the schema was never published; the collection reads on, writes no more
+   * (the file might have held either schema) */
+  vs_schema *s = NULL;
+  EXPECT_OK(vs_get_schema(db, "c", &s));
+  assert_int_equal(vs_schema_field_count(s), 3);
+  vs_schema_free(s);
+  assert_int_equal(count(db, "color == \"red\""), 10);
+  EXPECT_ST(VS_ERR_IO, insert_json(db, "[{\"id\":99,\"v\":[0,0,0,1],\"title\":\"z\"}]"));
+  EXPECT_OK(vs_close(db));
+  /* reopened: the old schema and every acknowledged row; adding works */
+  db = open_db(dir);
+  EXPECT_OK(vs_get_schema(db, "c", &s));
+  assert_int_equal(vs_schema_field_count(s), 3);
+  vs_schema_free(s);
+  assert_int_equal(count(db, NULL), 20);
+  EXPECT_OK(vs_add_field(db, "c", &(vs_field_def){.name = "x", .type = VS_TYPE_INT64, .nullable = 1}));
+  assert_int_equal(count(db, "x is null"), 20);
+  EXPECT_OK(vs_close(db));
+  tu_remove_tree(dir);
+  free(dir);
+}
+
+/* ------------------------------------------- while an index is being built */
+
+/* Fields added right after an HNSW index is defined on sealed rows, so
+ * usually while the background builder works on it (it reads the column
+ * without the lock, from a view copied under it): the build finishes, the
+ * index answers, nothing is read after being freed (ASan). */
+static void test_add_field_during_index_build(void **state) {
+  (void)state;
+  char *dir = tu_make_tmpdir("addfield-index");
+  vs_db *db = open_db(dir);
+  create(db);
+  enum { ROWS = 6000 };
+  for (int from = 0; from < ROWS; from += 1000) insert_range(db, from, from + 1000, false);
+  EXPECT_OK(vs_flush(db, "c"));
+  EXPECT_OK(vs_create_index(db, "c", "v", "HNSW", "{\"M\":16,\"efConstruction\":200}"));
+  EXPECT_OK(vs_add_field(db, "c", &(vs_field_def){.name = "a", .type = VS_TYPE_DOUBLE, .nullable = 1}));
+  EXPECT_OK(vs_add_field(db, "c", &(vs_field_def){.name = "b", .type = VS_TYPE_BOOL, .nullable = 1,
+                                                  .default_json = "true"}));
+  EXPECT_OK(vs_wait_for_index(db, "c", "v", 120000));
+  float q[DIM] = {4321, 1, 0, 0};
+  vs_search_request req = {.vectors = q, .nq = 1, .dim = DIM, .k = 1, .filter = "b == true and a is null",
+                           .profile = 1};
+  vs_result *res = NULL;
+  EXPECT_OK(vs_search(db, "c", &req, &res));
+  assert_int_equal(vs_result_hits(res, 0), 1);
+  assert_int_equal(vs_result_id(res, 0, 0), 4321);
+  assert_non_null(strstr(vs_result_profile(res), "\"index\":\"HNSW\""));
+  vs_result_free(res);
+  EXPECT_OK(vs_close(db));
+  tu_remove_tree(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_add_field_lifecycle),
       cmocka_unit_test(test_add_field_refusals),
       cmocka_unit_test(test_add_field_concurrent_writes),
+      cmocka_unit_test(test_add_field_write_retry),
+      cmocka_unit_test(test_add_field_manifest_failure),
+      cmocka_unit_test(test_add_field_during_index_build),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

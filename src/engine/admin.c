@@ -13,12 +13,14 @@
  * (the WAL after the new checkpoint then only holds records of the new
  * shape), prepare every allocation (a column per sealed segment, filled
  * with the default or nulls; bigger views/index arrays), write the MANIFEST
- * with the new schema (the commit point), then install what was prepared,
- * which cannot fail.  The schema is replaced whole, never edited: writers
- * normalize against an unlocked snapshot and start again if it changed;
- * readers build their plans under the read lock.  Replaced schemas and
- * views arrays are kept until the collection / segment is freed, because
- * an index build reads them without the lock.
+ * with the new schema (the commit point; a failure there leaves the
+ * collection read-only, since the file may hold either schema), then
+ * publish the schema and install what was prepared, which cannot fail.
+ * The schema is replaced whole, never edited: writers normalize against an
+ * unlocked snapshot and start again if it changed; readers build their
+ * plans under the read lock; index builds copy the field and the column
+ * view they need under it.  Replaced schemas are kept until the collection
+ * is freed (an unlocked snapshot may still point at one).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -344,6 +346,7 @@ static vs_status check_raise(const vs_field *f, const char *what, uint32_t old, 
 
 static vs_status alter_field_locked(vs_collection *c, const char *field, uint32_t max_length,
                                     uint32_t max_capacity) {
+  if (c->dropped) return vs_fail(VS_ERR_NOT_FOUND, "collection '%s' not found", c->name);
   int i = field ? vs_schema_index(c->schema, field) : -1;
   if (i < 0) {
     return vs_fail(VS_ERR_FIELD_NOT_FOUND, "field '%s' not found in collection '%s'", field ? field : "(null)",
@@ -459,6 +462,7 @@ static void growth_commit(vs_collection *c, field_growth *g, vs_schema *old) {
  * synthesized column; the MANIFEST with the new schema is the commit. */
 static vs_status add_field_locked(vs_collection *c, const vs_field_def *def) {
   field_growth g = {0};
+  if (c->dropped) return vs_fail(VS_ERR_NOT_FOUND, "collection '%s' not found", c->name);
   if (c->failed) return vs_fail(VS_ERR_IO, "collection '%s' is read-only after a failed write", c->name);
   vs_status st = grown_schema(c, def, &g.schema);
   if (st == VS_OK) st = vs_collection_flush_locked(c);
@@ -467,21 +471,26 @@ static vs_status add_field_locked(vs_collection *c, const vs_field_def *def) {
     growth_free(&g);
     return st;
   }
-  /* the MANIFEST writer walks index_defs by the new field count */
+  /* The MANIFEST names the new schema before anyone can see it (unlocked
+   * readers take c->schema).  index_defs gets its new, empty slot first:
+   * only lock holders read it, and one more undefined entry is harmless. */
   vs_schema *old = c->schema;
   vs_index_def *old_defs = c->index_defs;
   if (old_defs) memcpy(g.defs, old_defs, old->field_count * sizeof *g.defs);
   c->index_defs = g.defs;
-  __atomic_store_n(&c->schema, g.schema, __ATOMIC_RELEASE);
-  st = vs_collection_write_manifest(c);
+  g.defs = NULL;
+  free(old_defs);
+  st = vs_collection_write_manifest_schema(c, g.schema);
   if (st != VS_OK) {
-    __atomic_store_n(&c->schema, old, __ATOMIC_RELEASE);
-    c->index_defs = old_defs;
+    /* The file may hold the new schema even so (an error after the
+     * rename): memory would no longer match it, and a write logged now
+     * could not be replayed.  Read-only until reopened, as after a failed
+     * partition drop. */
+    c->failed = true;
     growth_free(&g);
     return st;
   }
-  free(old_defs);
-  g.defs = NULL;
+  __atomic_store_n(&c->schema, g.schema, __ATOMIC_RELEASE);
   growth_commit(c, &g, old);
   growth_free(&g);
   return VS_OK;

@@ -145,11 +145,11 @@ static json_t *partitions_json(const vs_collection *c) {
   return list;
 }
 
-static vs_status manifest_payload(const vs_collection *c, char **out) {
+static vs_status manifest_payload(const vs_collection *c, const vs_schema *schema_now, char **out) {
   char *schema_text = NULL;
   json_t *root = NULL;
   json_error_t err;
-  vs_status st = vs_schema_to_json(c->schema, &schema_text);
+  vs_status st = vs_schema_to_json(schema_now, &schema_text);
   if (st != VS_OK) return st;
   json_t *schema = json_loads(schema_text, 0, &err);
   root = json_pack("{s:s,s:i,s:o,s:I,s:I,s:I,s:I,s:i,s:o,s:o,s:o}", "name", c->name,
@@ -168,15 +168,22 @@ static vs_status manifest_payload(const vs_collection *c, char **out) {
 }
 
 vs_status vs_collection_write_manifest(vs_collection *c) {
+  return vs_collection_write_manifest_schema(c, c->schema);
+}
+
+vs_engine_hooks vs_test_hooks;
+
+vs_status vs_collection_write_manifest_schema(vs_collection *c, const vs_schema *schema) {
   char *text = NULL;
   char *path = vs_fs_join(c->dir, VS_MANIFEST_FILE);
   vs_status st = path ? VS_OK : vs_fail(VS_ERR_NOMEM, "out of memory");
+  if (st == VS_OK && vs_test_hooks.before_manifest) st = vs_test_hooks.before_manifest(vs_test_hooks.arg, c, schema);
   /* Write-ahead rule: deletes files about to be named may reflect records
    * up to applied_lsn; those records must be durable first. */
   if (st == VS_OK && c->wal && c->applied_lsn > 0) st = vs_wal_flush(c->wal, c->applied_lsn);
   if (st == VS_OK) {
     c->durable_lsn = VS_MAX(c->durable_lsn, c->applied_lsn);
-    st = manifest_payload(c, &text);
+    st = manifest_payload(c, schema, &text);
   }
   if (st == VS_OK) {
     st = vs_checked_file_write(path, VS_MANIFEST_MAGIC, VS_MANIFEST_VERSION,
@@ -722,9 +729,10 @@ vs_status vs_collection_compact(vs_collection *c, bool force) {
   double ratio = c->db->opt.compact_deleted_ratio;
   for (size_t i = 0; victims && i < n; i++) {
     vs_segment *s = c->sealed[i];
-    if (s->deleted_count > 0 && (force || (double)s->deleted_count >= ratio * (double)s->rows)) {
-      victims[nv++] = s;
-    }
+    bool deletes = s->deleted_count > 0 && (force || (double)s->deleted_count >= ratio * (double)s->rows);
+    /* forced: also files written before a field was added (their column
+     * is rebuilt in memory at every open until the file has it) */
+    if (deletes || (force && s->synth_count > 0)) victims[nv++] = s;
   }
   pthread_rwlock_unlock(&c->lock);
   if (!victims) st = vs_fail(VS_ERR_NOMEM, "out of memory");

@@ -96,12 +96,9 @@ typedef struct vs_segment {
                                 fields used), else NULL */
   size_t field_count;
   /* sealed: columns of fields added after the file was written (their
-   * views point here), and views arrays replaced by vs_segment_grow_commit
-   * (kept until the segment is freed: unlocked index builds read them) */
+   * views point here) */
   vs_column *synth;
   size_t synth_count;
-  vs_colview **retired;
-  size_t retired_count;
 } vs_segment;
 
 /* Adding a field to a sealed segment (vs_add_field): prepare allocates
@@ -112,7 +109,6 @@ typedef struct vs_segment_growth {
   vs_colview *views;
   vs_segment_index *indexes;
   vs_column *synth;
-  vs_colview **retired;
   vs_column column;
 } vs_segment_growth;
 vs_status vs_segment_grow_prepare(const vs_segment *seg, const vs_schema *schema,
@@ -319,6 +315,19 @@ static inline const vs_schema *vs_collection_schema(const vs_collection *c) {
   return __atomic_load_n(&c->schema, __ATOMIC_ACQUIRE);
 }
 
+/* Test hooks (set only by tests, before the calls they watch; all NULL in
+ * production, where each costs one load):
+ *   after_normalize   write_rows: the batch is normalized, no lock held
+ *                     (test_add_field adds a field here to force a retry)
+ *   before_manifest   a MANIFEST write is about to start, with `schema`;
+ *                     a status other than VS_OK fails the write with it */
+typedef struct vs_engine_hooks {
+  void (*after_normalize)(void *arg);
+  vs_status (*before_manifest)(void *arg, const vs_collection *c, const vs_schema *schema);
+  void *arg;
+} vs_engine_hooks;
+extern vs_engine_hooks vs_test_hooks;
+
 /* collection.c */
 vs_status vs_collection_create_files(struct vs_db *db, const char *name,
                                      uint32_t id, const vs_schema *schema,
@@ -328,6 +337,9 @@ vs_status vs_collection_open(struct vs_db *db, const char *name, uint32_t id,
 vs_status vs_collection_close(vs_collection *c, bool seal);
 void vs_collection_free(vs_collection *c);
 vs_status vs_collection_write_manifest(vs_collection *c);
+/* The same with `schema` in place of c->schema (vs_add_field writes the
+ * new schema before it publishes it). */
+vs_status vs_collection_write_manifest_schema(vs_collection *c, const vs_schema *schema);
 char *vs_collection_dir_name(uint32_t id);
 vs_status vs_collection_flush_locked(vs_collection *c);
 int vs_collection_partition_index(const vs_collection *c, const char *name);

@@ -55,6 +55,7 @@ struct vs_indexer {
   pthread_mutex_t mu;
   pthread_cond_t wake;       /* work may exist, or stop */
   pthread_cond_t done;       /* a build finished (for waiters) */
+  uint64_t done_count;       /* broadcasts of `done` so far */
   bool stop;
   bool kicked;
   vs_index_progress progress;  /* of the build in flight */
@@ -102,9 +103,9 @@ void *vs_segment_indexes_to_json(const vs_collection *c, const vs_segment *seg) 
   return list;
 }
 
-static char *index_file_name(const vs_collection *c, const vs_segment *seg, int field, uint32_t gen) {
+static char *index_file_name(const vs_segment *seg, uint32_t field_id, uint32_t gen) {
   char name[96];
-  snprintf(name, sizeof name, "idx-%08" PRIu64 "-%u-%06u.vidx", seg->id, c->schema->fields[field].id, gen);
+  snprintf(name, sizeof name, "idx-%08" PRIu64 "-%u-%06u.vidx", seg->id, field_id, gen);
   return vs_strdup(name);
 }
 
@@ -165,6 +166,12 @@ typedef struct build_job {
   bool scalar;
   vs_scalar_def sdef;        /* the job's own copy (the definition may be
                                 dropped while it builds) */
+  /* copied under the read lock, so the unlocked build reads no shared
+   * array that vs_add_field may replace: the field (its strings live in a
+   * schema the collection keeps) and the column's view (its data is the
+   * segment's, pinned by the job) */
+  vs_field fdef;
+  vs_colview view;
 } build_job;
 
 static bool segment_needs(const vs_segment *seg, int f, uint32_t gen) {
@@ -197,6 +204,8 @@ static bool find_in_collection(vs_collection *c, build_job *job) {
       vs_segment_acquire(seg);
       job->seg = seg;
       job->field = (int)f;
+      job->fdef = c->schema->fields[f];
+      job->view = seg->views[f];
       job->generation = d->generation;
       job->type = d->type;
       job->params = d->build;
@@ -330,8 +339,7 @@ static void run_scalar_job(build_job *job) {
   vs_collection *c = job->c;
   vs_scalar_index *ix = NULL;
   uint64_t t0 = vs_now_ns();
-  vs_status st = vs_scalar_index_build(&job->sdef, &c->schema->fields[job->field], &job->seg->views[job->field],
-                                       job->seg->rows, job->seg->id, &ix);
+  vs_status st = vs_scalar_index_build(&job->sdef, &job->fdef, &job->view, job->seg->rows, job->seg->id, &ix);
   bool kept = false;
   if (st == VS_OK) {
     pthread_rwlock_wrlock(&c->lock);
@@ -354,11 +362,11 @@ static void run_job(vs_indexer *ix_state, build_job *job) {
     return;
   }
   vs_collection *c = job->c;
-  const vs_field *f = &c->schema->fields[job->field];
+  const vs_field *f = &job->fdef;
   vs_index *ix = NULL;
-  char *file = index_file_name(c, job->seg, job->field, job->generation);
+  char *file = index_file_name(job->seg, f->id, job->generation);
   uint64_t t0 = vs_now_ns();
-  vs_status st = file ? vs_index_build(job->type, (const float *)job->seg->views[job->field].fixed,
+  vs_status st = file ? vs_index_build(job->type, (const float *)job->view.fixed,
                                        job->seg->rows, f->dim, f->metric, &job->params, c->db->pool,
                                        &ix_state->progress, &ix)
                       : vs_fail(VS_ERR_NOMEM, "out of memory");
@@ -403,11 +411,13 @@ static void *builder_main(void *arg) {
       pthread_mutex_lock(&s->mu);
       s->building_collection = NULL;
       stop = s->stop;
+      s->done_count++;
       pthread_cond_broadcast(&s->done);
       pthread_mutex_unlock(&s->mu);
       vs_db_release(s->db, job.c);
     }
     pthread_mutex_lock(&s->mu);
+    s->done_count++;
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->mu);
   }
@@ -483,10 +493,19 @@ vs_status vs_indexer_wait(vs_db *db, bool (*ready)(void *ctx), void *ctx, uint32
     deadline.tv_nsec -= 1000000000L;
   }
   if (!s) return ready(ctx) ? VS_OK : vs_fail(VS_ERR_UNSUPPORTED, "no index builder (read-only database)");
-  pthread_mutex_lock(&s->mu);
+  /* ready() takes collection locks, so it runs without s->mu: a flush
+   * kicks the builder (s->mu) while it holds a collection's write lock. */
+  bool ok = false;
   int rc = 0;
-  while (!ready(ctx) && rc == 0) rc = pthread_cond_timedwait(&s->done, &s->mu, &deadline);
-  bool ok = ready(ctx);
+  pthread_mutex_lock(&s->mu);
+  for (;;) {
+    uint64_t seen = s->done_count;
+    pthread_mutex_unlock(&s->mu);
+    ok = ready(ctx);
+    pthread_mutex_lock(&s->mu);
+    if (ok || rc != 0) break;
+    while (s->done_count == seen && rc == 0) rc = pthread_cond_timedwait(&s->done, &s->mu, &deadline);
+  }
   pthread_mutex_unlock(&s->mu);
   return ok ? VS_OK : vs_fail(VS_ERR_TIMEOUT, "index build not finished after %u ms", timeout_ms);
 }

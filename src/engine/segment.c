@@ -37,7 +37,8 @@
  * synthesizes the missing columns in memory (every row the field's
  * default, else null: vs_column_fill_absent), exactly as a live segment
  * gains the column when the field is added.  Compaction writes the full
- * column list, so the synthesized columns become real ones in time.
+ * column list; a forced one (vs_compact(force)) rewrites such files even
+ * without deletes, so the synthesized columns become real ones.
  *
  * Deletes file payload (checked file "VSDELv01", version 1): u64 count, then
  * count u32 row numbers, strictly ascending and < rows.
@@ -150,8 +151,6 @@ void vs_segment_free(vs_segment *seg) {
   free_indexes(seg);
   for (size_t i = 0; i < seg->synth_count; i++) vs_col_clear(&seg->synth[i]);
   free(seg->synth);
-  for (size_t i = 0; i < seg->retired_count; i++) free(seg->retired[i]);
-  free(seg->retired);
   vs_rows_free(seg->data);
   vs_segfile_close(seg->file);
   free(seg->file_name);
@@ -461,8 +460,7 @@ vs_status vs_segment_grow_prepare(const vs_segment *seg, const vs_schema *schema
   g->views = vs_calloc(seg->column_count + 1, sizeof *g->views);
   g->indexes = vs_calloc(seg->field_count + 1, sizeof *g->indexes);
   g->synth = vs_calloc(seg->synth_count + 1, sizeof *g->synth);
-  g->retired = vs_calloc(seg->retired_count + 1, sizeof *g->retired);
-  if (!g->views || !g->indexes || !g->synth || !g->retired) {
+  if (!g->views || !g->indexes || !g->synth) {
     vs_segment_grow_abandon(g);
     return vs_fail(VS_ERR_NOMEM, "out of memory adding a field");
   }
@@ -479,12 +477,9 @@ void vs_segment_grow_commit(vs_segment *seg, vs_segment_growth *g) {
   g->synth[seg->synth_count] = g->column;
   vs_column_view(&g->synth[seg->synth_count], &g->views[field]);
   if (seg->indexes) memcpy(g->indexes, seg->indexes, seg->field_count * sizeof *g->indexes);
-  if (seg->retired_count) memcpy(g->retired, seg->retired, seg->retired_count * sizeof *g->retired);
-  /* The old views array stays alive: an index build may be reading it
-   * without the lock (sealed views are otherwise immutable). */
-  g->retired[seg->retired_count++] = seg->views;
-  free(seg->retired);
-  seg->retired = g->retired;
+  /* Every reader of seg->views holds the collection lock (index builds
+   * copy the view they need under it), so the old array can go. */
+  free(seg->views);
   seg->views = g->views;
   free(seg->synth);
   seg->synth = g->synth;
@@ -499,7 +494,6 @@ void vs_segment_grow_commit(vs_segment *seg, vs_segment_growth *g) {
 void vs_segment_grow_abandon(vs_segment_growth *g) {
   free(g->views);
   free(g->indexes);
-  free(g->retired);
   free(g->synth);
   vs_col_clear(&g->column);
   memset(g, 0, sizeof *g);
