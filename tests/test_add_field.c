@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "engine/engine_internal.h" /* vs_test_hooks */
+#include "index/hnsw_internal.h"    /* hnsw_set_build_hook */
 #include "support/expect.h"
 #include "support/testutil.h"
 #include "vectorstore.h"
@@ -458,10 +459,31 @@ static void test_add_field_manifest_failure(void **state) {
 
 /* ------------------------------------------- while an index is being built */
 
-/* Fields added right after an HNSW index is defined on sealed rows, so
- * usually while the background builder works on it (it reads the column
- * without the lock, from a view copied under it): the build finishes, the
- * index answers, nothing is read after being freed (ASan). */
+typedef struct build_adder {
+  vs_db *db;
+  atomic_int calls;
+  vs_status added[2];
+} build_adder;
+
+/* Runs on the index builder's thread, in the middle of the HNSW build of
+ * a sealed segment (after the links of its 100th insertion are chosen):
+ * adds two fields there, while the build reads its copy of the column. */
+static void add_during_build(void *arg, uint32_t node, int level, const uint32_t *chosen, uint32_t count,
+                             bool holds_global) {
+  (void)chosen;
+  (void)count;
+  (void)holds_global;
+  build_adder *b = arg;
+  if (node < 100 || level != 0 || atomic_fetch_add(&b->calls, 1) != 0) return;
+  b->added[0] = vs_add_field(b->db, "c", &(vs_field_def){.name = "a", .type = VS_TYPE_DOUBLE, .nullable = 1});
+  b->added[1] = vs_add_field(b->db, "c", &(vs_field_def){.name = "b", .type = VS_TYPE_BOOL, .nullable = 1,
+                                                         .default_json = "true"});
+}
+
+/* Fields added while the background builder builds an HNSW index of the
+ * sealed rows (from inside the build, through its test hook): the build
+ * finishes and attaches, the index answers the new fields' filters, and
+ * nothing is read after being freed (ASan). */
 static void test_add_field_during_index_build(void **state) {
   (void)state;
   char *dir = tu_make_tmpdir("addfield-index");
@@ -470,11 +492,15 @@ static void test_add_field_during_index_build(void **state) {
   enum { ROWS = 6000 };
   for (int from = 0; from < ROWS; from += 1000) insert_range(db, from, from + 1000, false);
   EXPECT_OK(vs_flush(db, "c"));
+  build_adder b = {.db = db};
+  hnsw_set_build_hook(add_during_build, &b);
   EXPECT_OK(vs_create_index(db, "c", "v", "HNSW", "{\"M\":16,\"efConstruction\":200}"));
-  EXPECT_OK(vs_add_field(db, "c", &(vs_field_def){.name = "a", .type = VS_TYPE_DOUBLE, .nullable = 1}));
-  EXPECT_OK(vs_add_field(db, "c", &(vs_field_def){.name = "b", .type = VS_TYPE_BOOL, .nullable = 1,
-                                                  .default_json = "true"}));
-  EXPECT_OK(vs_wait_for_index(db, "c", "v", 120000));
+  vs_status waited = vs_wait_for_index(db, "c", "v", 120000);
+  hnsw_set_build_hook(NULL, NULL);
+  EXPECT_OK(waited);
+  assert_true(atomic_load(&b.calls) >= 1);
+  EXPECT_OK(b.added[0]);
+  EXPECT_OK(b.added[1]);
   float q[DIM] = {4321, 1, 0, 0};
   vs_search_request req = {.vectors = q, .nq = 1, .dim = DIM, .k = 1, .filter = "b == true and a is null",
                            .profile = 1};
