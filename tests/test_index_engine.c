@@ -14,6 +14,10 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,12 +380,94 @@ static void test_restart_and_damage(void **state) {
   free(v);
 }
 
+/* ------------------------------------------- waiting while others flush */
+
+typedef struct flusher {
+  vs_db *db;
+  const float *v;
+  int rounds;
+  atomic_int finished;
+  int failures;
+} flusher;
+
+/* Inserts a small batch and flushes, in a loop: every flush kicks the
+ * index builder while it holds the collection's write lock. */
+static void *flush_main(void *arg) {
+  flusher *f = arg;
+  for (int r = 0; r < f->rounds; r++) {
+    int64_t id = ROWS + r;
+    vs_rows *rows = NULL;
+    bool ok = vs_rows_new(1, &rows) == VS_OK && vs_rows_set_int64(rows, "id", &id, NULL) == VS_OK &&
+              vs_rows_set_float_vectors(rows, "vector", f->v + (size_t)(r % ROWS) * DIM, DIM) == VS_OK &&
+              vs_insert(f->db, "w", NULL, rows, NULL) == VS_OK && vs_flush(f->db, "w") == VS_OK;
+    if (!ok) f->failures++;
+    vs_rows_free(rows);
+  }
+  atomic_store(&f->finished, 1);
+  return NULL;
+}
+
+typedef struct waiter {
+  flusher *f;
+  int waits;
+  int errors;
+} waiter;
+
+static void *wait_main(void *arg) {
+  waiter *w = arg;
+  while (!atomic_load(&w->f->finished)) {
+    vs_status st = vs_wait_for_index(w->f->db, "w", NULL, 120000);
+    if (st != VS_OK && st != VS_ERR_TIMEOUT) w->errors++;
+    w->waits++;
+  }
+  return NULL;
+}
+
+static void join_or_fail(pthread_t t, const char *what) {
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 120;
+  if (pthread_timedjoin_np(t, NULL, &deadline) != 0) fail_msg("%s did not finish in 120 s: deadlock", what);
+}
+
+/* vs_wait_for_index running while another thread flushes, over and over.
+ * A waiter once asked whether the index was ready (collection read lock)
+ * while holding the builder's mutex, and a flush kicks the builder (that
+ * mutex) while holding the write lock: the two deadlocked (every one of 3
+ * runs of this test hung with that order).  Both threads must finish. */
+static void test_wait_during_flushes(void **state) {
+  (void)state;
+  char *dir = tu_make_tmpdir("ixwait");
+  vs_db *db = open_db(dir, 1000000);
+  float *v = make_vectors(77, ROWS);
+  create_collection(db, "w", VS_METRIC_L2);
+  insert_range(db, "w", v, 0, 2000);
+  assert_int_equal(vs_create_index(db, "w", "vector", "HNSW", "{\"M\":8,\"efConstruction\":40}"), VS_OK);
+  flusher f = {.db = db, .v = v, .rounds = 150};
+  waiter w = {.f = &f};
+  pthread_t ft, wt;
+  assert_int_equal(pthread_create(&ft, NULL, flush_main, &f), 0);
+  assert_int_equal(pthread_create(&wt, NULL, wait_main, &w), 0);
+  join_or_fail(ft, "the flushing thread");
+  join_or_fail(wt, "the waiting thread");
+  assert_int_equal(f.failures, 0);
+  assert_int_equal(w.errors, 0);
+  assert_true(w.waits > 0);
+  print_message("%d waits during %d flushes\n", w.waits, f.rounds);
+  wait_index(db, "w");
+  assert_int_equal(vs_close(db), VS_OK);
+  free(v);
+  tu_remove_tree(dir);
+  free(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_definitions),     cmocka_unit_test(test_flat_exact),
       cmocka_unit_test(test_range_search),    cmocka_unit_test(test_hnsw),
       cmocka_unit_test(test_hnsw_sq8_and_auto), cmocka_unit_test(test_ivf),
       cmocka_unit_test(test_rebuild_drop_compact), cmocka_unit_test(test_restart_and_damage),
+      cmocka_unit_test(test_wait_during_flushes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
