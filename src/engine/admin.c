@@ -84,14 +84,7 @@ static vs_status create_partition_locked(vs_collection *c, const char *name) {
 vs_status vs_create_partition(vs_db *db, const char *collection, const char *partition) {
   vs_status st = check_partition_name(partition);
   if (st != VS_OK) return st;
-  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
-  WITH_COLLECTION(db, collection, c, {
-    pthread_mutex_lock(&c->maintenance);
-    pthread_rwlock_wrlock(&c->lock);
-    st = create_partition_locked(c, partition);
-    pthread_rwlock_unlock(&c->lock);
-    pthread_mutex_unlock(&c->maintenance);
-  });
+  VS_DDL_CALL(db, collection, c, st, create_partition_locked(c, partition));
   return st;
 }
 
@@ -158,15 +151,8 @@ vs_status vs_drop_partition(vs_db *db, const char *collection, const char *parti
   if (strcmp(partition, VS_DEFAULT_PARTITION) == 0) {
     return vs_fail(VS_ERR_INVALID, "the _default partition cannot be dropped");
   }
-  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
   vs_status st;
-  WITH_COLLECTION(db, collection, c, {
-    pthread_mutex_lock(&c->maintenance);
-    pthread_rwlock_wrlock(&c->lock);
-    st = drop_partition_locked(c, partition);
-    pthread_rwlock_unlock(&c->lock);
-    pthread_mutex_unlock(&c->maintenance);
-  });
+  VS_DDL_CALL(db, collection, c, st, drop_partition_locked(c, partition));
   return st;
 }
 
@@ -207,14 +193,7 @@ vs_status vs_list_partitions(vs_db *db, const char *collection, char ***names, s
 
 vs_status vs_flush(vs_db *db, const char *collection) {
   vs_status st;
-  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
-  WITH_COLLECTION(db, collection, c, {
-    pthread_mutex_lock(&c->maintenance);
-    pthread_rwlock_wrlock(&c->lock);
-    st = vs_collection_flush_locked(c);
-    pthread_rwlock_unlock(&c->lock);
-    pthread_mutex_unlock(&c->maintenance);
-  });
+  VS_DDL_CALL(db, collection, c, st, vs_collection_flush_locked(c));
   return st;
 }
 
@@ -370,14 +349,7 @@ static vs_status alter_field_locked(vs_collection *c, const char *field, uint32_
 vs_status vs_alter_field(vs_db *db, const char *collection, const char *field, uint32_t max_length,
                          uint32_t max_capacity) {
   vs_status st = VS_OK;
-  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
-  WITH_COLLECTION(db, collection, c, {
-    pthread_mutex_lock(&c->maintenance);
-    pthread_rwlock_wrlock(&c->lock);
-    st = alter_field_locked(c, field, max_length, max_capacity);
-    pthread_rwlock_unlock(&c->lock);
-    pthread_mutex_unlock(&c->maintenance);
-  });
+  VS_DDL_CALL(db, collection, c, st, alter_field_locked(c, field, max_length, max_capacity));
   return st;
 }
 
@@ -498,13 +470,6 @@ static vs_status add_field_locked(vs_collection *c, const vs_field_def *def) {
 
 vs_status vs_add_field(vs_db *db, const char *collection, const vs_field_def *def) {
   vs_status st = VS_OK;
-  if (db && db->opt.read_only) return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");
-  WITH_COLLECTION(db, collection, c, {
-    pthread_mutex_lock(&c->maintenance);
-    pthread_rwlock_wrlock(&c->lock);
-    st = add_field_locked(c, def);
-    pthread_rwlock_unlock(&c->lock);
-    pthread_mutex_unlock(&c->maintenance);
-  });
+  VS_DDL_CALL(db, collection, c, st, add_field_locked(c, def));
   return st;
 }

@@ -328,6 +328,26 @@ typedef struct vs_engine_hooks {
 } vs_engine_hooks;
 extern vs_engine_hooks vs_test_hooks;
 
+/* DDL on one collection: refused on a read-only database; otherwise
+ * `call` (an expression that may use `c`; its vs_status goes to `st`) runs
+ * with a reference held, under the maintenance mutex and the write lock.
+ * An unknown collection returns its status from the enclosing function. */
+#define VS_DDL_CALL(db, collection, c, st, call)                                                 \
+  do {                                                                                           \
+    if ((db) && (db)->opt.read_only) {                                                           \
+      return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only");                      \
+    }                                                                                            \
+    vs_collection *c = NULL;                                                                     \
+    vs_status ddl_st_ = vs_db_find(db, collection, &c);                                          \
+    if (ddl_st_ != VS_OK) return ddl_st_;                                                        \
+    pthread_mutex_lock(&c->maintenance);                                                         \
+    pthread_rwlock_wrlock(&c->lock);                                                             \
+    st = call;                                                                                   \
+    pthread_rwlock_unlock(&c->lock);                                                             \
+    pthread_mutex_unlock(&c->maintenance);                                                       \
+    vs_db_release(db, c);                                                                        \
+  } while (0)
+
 /* collection.c */
 vs_status vs_collection_create_files(struct vs_db *db, const char *name,
                                      uint32_t id, const vs_schema *schema,

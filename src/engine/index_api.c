@@ -177,27 +177,11 @@ static vs_status create_locked(vs_collection *c, const char *field, const char *
   return st;
 }
 
-#define LOCKED_CALL(db, collection, call)                      \
-  do {                                                         \
-    vs_collection *c_ = NULL;                                  \
-    if (db && db->opt.read_only) {                             \
-      return vs_fail(VS_ERR_UNSUPPORTED, "the database is open read-only"); \
-    }                                                          \
-    st = vs_db_find(db, collection, &c_);                      \
-    if (st != VS_OK) return st;                                \
-    pthread_mutex_lock(&c_->maintenance);                      \
-    pthread_rwlock_wrlock(&c_->lock);                          \
-    st = call;                                                 \
-    pthread_rwlock_unlock(&c_->lock);                          \
-    pthread_mutex_unlock(&c_->maintenance);                    \
-    vs_db_release(db, c_);                                     \
-  } while (0)
-
 vs_status vs_create_index(vs_db *db, const char *collection, const char *field, const char *type,
                           const char *params_json) {
   vs_status st;
   if (!type) return vs_fail(VS_ERR_INVALID, "index type is NULL");
-  LOCKED_CALL(db, collection, create_locked(c_, field, type, params_json));
+  VS_DDL_CALL(db, collection, c, st, create_locked(c, field, type, params_json));
   if (st == VS_OK) vs_indexer_kick(db);
   return st;
 }
@@ -225,7 +209,7 @@ static vs_status drop_locked(vs_collection *c, const char *field) {
 
 vs_status vs_drop_index(vs_db *db, const char *collection, const char *field) {
   vs_status st;
-  LOCKED_CALL(db, collection, drop_locked(c_, field));
+  VS_DDL_CALL(db, collection, c, st, drop_locked(c, field));
   return st;
 }
 
@@ -248,7 +232,7 @@ static vs_status rebuild_locked(vs_collection *c, const char *field, const char 
 vs_status vs_rebuild_index(vs_db *db, const char *collection, const char *field, const char *type,
                            const char *params_json) {
   vs_status st;
-  LOCKED_CALL(db, collection, rebuild_locked(c_, field, type, params_json));
+  VS_DDL_CALL(db, collection, c, st, rebuild_locked(c, field, type, params_json));
   if (st == VS_OK) vs_indexer_kick(db);
   return st;
 }
