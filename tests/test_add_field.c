@@ -167,6 +167,43 @@ static void check_state(vs_db *db, uint64_t live_old) {
   vs_result_free(res);
 }
 
+/* Each test: a fresh directory with collection "c" (create()) open in
+ * f->db; teardown closes it if still open and removes the directory. */
+typedef struct fixture {
+  char *dir;
+  vs_db *db;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  if (!f || !(f->dir = tu_make_tmpdir("addfield"))) return -1;
+  f->db = open_db(f->dir);
+  create(f->db);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  if (f->db && vs_close(f->db) != VS_OK) return -1;
+  tu_remove_tree(f->dir);
+  free(f->dir);
+  free(f);
+  return 0;
+}
+
+static void close_db(fixture *f) {
+  EXPECT_OK(vs_close(f->db));
+  f->db = NULL;
+}
+
+/* Closes f->db and opens the directory again. */
+static vs_db *reopen(fixture *f) {
+  close_db(f);
+  f->db = open_db(f->dir);
+  return f->db;
+}
+
 /* Sealed segments of "c" whose file lacks an added field's column. */
 static size_t narrow_segments(vs_db *db) {
   vs_collection *c = NULL;
@@ -180,10 +217,8 @@ static size_t narrow_segments(vs_db *db) {
 }
 
 static void test_add_field_lifecycle(void **state) {
-  (void)state;
-  char *dir = tu_make_tmpdir("addfield");
-  vs_db *db = open_db(dir);
-  create(db);
+  fixture *f = *state;
+  vs_db *db = f->db;
   insert_range(db, 0, OLD_SEALED, false);
   EXPECT_OK(vs_flush(db, "c"));
   const char *params = "{}";
@@ -200,10 +235,10 @@ static void test_add_field_lifecycle(void **state) {
   assert_int_equal(count(db, "title == \"t42\""), 1); /* the scalar index still answers */
 
   /* a crash copy: the rows after the add are only in the WAL */
-  char *copy = tu_join(dir, "../addfield-crash");
+  char *copy = tu_join(f->dir, "../addfield-crash");
   tu_remove_tree(copy);
-  assert_int_equal(tu_copy_tree(dir, copy), 0);
-  EXPECT_OK(vs_close(db));
+  assert_int_equal(tu_copy_tree(f->dir, copy), 0);
+  close_db(f);
   db = open_db(copy);
   check_state(db, live_old);
   EXPECT_OK(vs_close(db));
@@ -211,9 +246,9 @@ static void test_add_field_lifecycle(void **state) {
   free(copy);
 
   /* the offline checker reads the older, narrower segment files too */
-  EXPECT_OK(vs_check(dir, NULL, NULL));
+  EXPECT_OK(vs_check(f->dir, NULL, NULL));
   /* reopen from files, then compact everything and reopen again */
-  db = open_db(dir);
+  db = f->db = open_db(f->dir);
   check_state(db, live_old);
   vs_keys more = {.count = 2, .int_keys = (int64_t[]){8, 9}};
   EXPECT_OK(vs_delete(db, "c", NULL, &more, NULL));
@@ -222,21 +257,16 @@ static void test_add_field_lifecycle(void **state) {
   EXPECT_OK(vs_compact(db, "c", 1));
   assert_int_equal(narrow_segments(db), 0); /* forced: rewritten whole */
   check_state(db, live_old);
-  EXPECT_OK(vs_close(db));
-  db = open_db(dir);
+  db = reopen(f);
   assert_int_equal(narrow_segments(db), 0);
   check_state(db, live_old);
-  EXPECT_OK(vs_close(db));
-  EXPECT_OK(vs_check(dir, NULL, NULL));
-  tu_remove_tree(dir);
-  free(dir);
+  close_db(f);
+  EXPECT_OK(vs_check(f->dir, NULL, NULL));
 }
 
 static void test_add_field_refusals(void **state) {
-  (void)state;
-  char *dir = tu_make_tmpdir("addfield-bad");
-  vs_db *db = open_db(dir);
-  create(db);
+  fixture *f = *state;
+  vs_db *db = f->db;
   insert_range(db, 0, 10, false);
   EXPECT_ST(VS_ERR_INVALID, vs_add_field(db, "c", &(vs_field_def){.name = "n", .type = VS_TYPE_INT64}));
   assert_non_null(strstr(vs_errmsg(db), "nullable"));
@@ -262,9 +292,6 @@ static void test_add_field_refusals(void **state) {
   EXPECT_OK(vs_get_schema(db, "c", &s));
   assert_int_equal(vs_schema_field_count(s), 3);
   vs_schema_free(s);
-  EXPECT_OK(vs_close(db));
-  tu_remove_tree(dir);
-  free(dir);
 }
 
 typedef struct writer_arg {
@@ -327,10 +354,8 @@ static void *reader_main(void *p) {
 }
 
 static void test_add_field_concurrent_writes(void **state) {
-  (void)state;
-  char *dir = tu_make_tmpdir("addfield-conc");
-  vs_db *db = open_db(dir);
-  create(db);
+  fixture *f = *state;
+  vs_db *db = f->db;
   writer_arg w = {.db = db, .from = 0, .batches = 40, .per_batch = 10};
   reader_arg rd = {.db = db};
   pthread_t writer, adder, reader;
@@ -350,12 +375,8 @@ static void test_add_field_concurrent_writes(void **state) {
   assert_int_equal(count(db, NULL), 400);
   assert_int_equal(count(db, "color == \"red\""), 400);
   assert_int_equal(count(db, "f7 is null"), 400);
-  EXPECT_OK(vs_close(db));
-  db = open_db(dir);
+  db = reopen(f);
   assert_int_equal(count(db, "f0 is null and color == \"red\""), 400);
-  EXPECT_OK(vs_close(db));
-  tu_remove_tree(dir);
-  free(dir);
 }
 
 /* ------------------------------------------------ a write that must retry */
@@ -381,10 +402,8 @@ static void add_during_write(void *arg) {
  * field's default.  Row 2, stored before the add with a dynamic key
  * "late", keeps it in "$meta", shadowed: the field answers `late`. */
 static void test_add_field_write_retry(void **state) {
-  (void)state;
-  char *dir = tu_make_tmpdir("addfield-retry");
-  vs_db *db = open_db(dir);
-  create(db);
+  fixture *f = *state;
+  vs_db *db = f->db;
   EXPECT_OK(insert_json(db, "[{\"id\":2,\"v\":[0,1,0,0],\"title\":\"b\",\"late\":7}]"));
   vs_schema *old = NULL;
   vs_rows *rows = NULL;
@@ -410,9 +429,6 @@ static void test_add_field_write_retry(void **state) {
   assert_int_equal(count(db, "$meta[\"late\"] == 7"), 1);
   vs_rows_free(rows);
   vs_schema_free(old);
-  EXPECT_OK(vs_close(db));
-  tu_remove_tree(dir);
-  free(dir);
 }
 
 /* ------------------------------------------- the commit write that fails */
@@ -426,10 +442,8 @@ static vs_status fail_commit(void *arg, const vs_collection *c, const vs_schema 
 }
 
 static void test_add_field_manifest_failure(void **state) {
-  (void)state;
-  char *dir = tu_make_tmpdir("addfield-fail");
-  vs_db *db = open_db(dir);
-  create(db);
+  fixture *f = *state;
+  vs_db *db = f->db;
   insert_range(db, 0, 20, false);
   vs_test_hooks = (vs_engine_hooks){.before_manifest = fail_commit};
   vs_status st = vs_add_field(db, "c", &(vs_field_def){.name = "x", .type = VS_TYPE_INT64, .nullable = 1});
@@ -443,18 +457,14 @@ static void test_add_field_manifest_failure(void **state) {
   vs_schema_free(s);
   assert_int_equal(count(db, "color == \"red\""), 10);
   EXPECT_ST(VS_ERR_IO, insert_json(db, "[{\"id\":99,\"v\":[0,0,0,1],\"title\":\"z\"}]"));
-  EXPECT_OK(vs_close(db));
   /* reopened: the old schema and every acknowledged row; adding works */
-  db = open_db(dir);
+  db = reopen(f);
   EXPECT_OK(vs_get_schema(db, "c", &s));
   assert_int_equal(vs_schema_field_count(s), 3);
   vs_schema_free(s);
   assert_int_equal(count(db, NULL), 20);
   EXPECT_OK(vs_add_field(db, "c", &(vs_field_def){.name = "x", .type = VS_TYPE_INT64, .nullable = 1}));
   assert_int_equal(count(db, "x is null"), 20);
-  EXPECT_OK(vs_close(db));
-  tu_remove_tree(dir);
-  free(dir);
 }
 
 /* ------------------------------------------- while an index is being built */
@@ -485,10 +495,8 @@ static void add_during_build(void *arg, uint32_t node, int level, const uint32_t
  * finishes and attaches, the index answers the new fields' filters, and
  * nothing is read after being freed (ASan). */
 static void test_add_field_during_index_build(void **state) {
-  (void)state;
-  char *dir = tu_make_tmpdir("addfield-index");
-  vs_db *db = open_db(dir);
-  create(db);
+  fixture *f = *state;
+  vs_db *db = f->db;
   enum { ROWS = 6000 };
   for (int from = 0; from < ROWS; from += 1000) insert_range(db, from, from + 1000, false);
   EXPECT_OK(vs_flush(db, "c"));
@@ -510,19 +518,16 @@ static void test_add_field_during_index_build(void **state) {
   assert_int_equal(vs_result_id(res, 0, 0), 4321);
   assert_non_null(strstr(vs_result_profile(res), "\"index\":\"HNSW\""));
   vs_result_free(res);
-  EXPECT_OK(vs_close(db));
-  tu_remove_tree(dir);
-  free(dir);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_add_field_lifecycle),
-      cmocka_unit_test(test_add_field_refusals),
-      cmocka_unit_test(test_add_field_concurrent_writes),
-      cmocka_unit_test(test_add_field_write_retry),
-      cmocka_unit_test(test_add_field_manifest_failure),
-      cmocka_unit_test(test_add_field_during_index_build),
+      cmocka_unit_test_setup_teardown(test_add_field_lifecycle, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_add_field_refusals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_add_field_concurrent_writes, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_add_field_write_retry, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_add_field_manifest_failure, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_add_field_during_index_build, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
