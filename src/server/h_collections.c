@@ -338,11 +338,7 @@ static bool parse_field(srv_request *req, json_t *f, json_t *index_params, vs_fi
   memset(def, 0, sizeof *def);
   def->name = json_string_value(srv_obj_get(f, "fieldName"));
   if (!json_is_object(f) || !def->name || !def->name[0] || !type_name || !type_name[0]) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'FieldSchema.%s' Error:Field validation for '%s' "
-                    "failed on the 'required' tag",
-                    (def->name && def->name[0]) ? "DataType" : "FieldName",
-                    (def->name && def->name[0]) ? "DataType" : "FieldName");
+    srv_reply_missing(req, "FieldSchema", (def->name && def->name[0]) ? "DataType" : "FieldName");
     return false;
   }
   bool ok = parse_type(req, "data type", type_name, &def->type) && field_type_params(req, f, def) &&
@@ -902,9 +898,7 @@ static void h_alter_properties(srv_request *req) {
   if (!srv_resolve(req, "collectionName", false, &t)) return;
   json_t *props = srv_get(req, "properties");
   if (!json_is_object(props)) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'CollectionReqWithProperties.Properties' "
-                    "Error:Field validation for 'Properties' failed on the 'required' tag");
+    srv_reply_missing(req, "CollectionReqWithProperties", "Properties");
     return;
   }
   prop_edit e = {t.name, props, NULL, 0};
@@ -916,9 +910,7 @@ static void h_drop_properties(srv_request *req) {
   prop_edit e = {0};
   if (!srv_resolve(req, "collectionName", false, &t)) return;
   if (!srv_get(req, "propertyKeys")) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'DropCollectionPropertiesReq.PropertyKeys' "
-                    "Error:Field validation for 'PropertyKeys' failed on the 'required' tag");
+    srv_reply_missing(req, "DropCollectionPropertiesReq", "PropertyKeys");
     return;
   }
   if (!srv_opt_string_list(req, "propertyKeys", &e.drop, &e.drop_count)) return;
@@ -958,9 +950,7 @@ static void h_alter_field(srv_request *req) {
   if (!srv_resolve(req, "collectionName", false, &t) || !srv_require_string(req, "fieldName", &field)) return;
   json_t *params = srv_get(req, "fieldParams");
   if (!json_is_object(params)) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'FieldPropertiesReq.FieldParams' "
-                    "Error:Field validation for 'FieldParams' failed on the 'required' tag");
+    srv_reply_missing(req, "FieldPropertiesReq", "FieldParams");
     return;
   }
   uint32_t max_length = 0, max_capacity = 0;
@@ -996,9 +986,7 @@ static void h_add_field(srv_request *req) {
   if (!srv_resolve(req, "collectionName", false, &t)) return;
   json_t *f = srv_get(req, "schema");
   if (!json_is_object(f)) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'CollectionFieldReq.Schema' "
-                    "Error:Field validation for 'Schema' failed on the 'required' tag");
+    srv_reply_missing(req, "CollectionFieldReq", "Schema");
     return;
   }
   vs_field_def def;

@@ -111,9 +111,7 @@ static void h_alter(srv_request *req) {
   if (!require_db(req, &name)) return;
   e.set = srv_get(req, "properties");
   if (!json_is_object(e.set)) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'DatabaseReqWithProperties.Properties' Error:Field "
-                    "validation for 'Properties' failed on the 'required' tag");
+    srv_reply_missing(req, "DatabaseReqWithProperties", "Properties");
     return;
   }
   run_edit(req, name, &e);
@@ -124,9 +122,7 @@ static void h_drop_properties(srv_request *req) {
   db_props e = {0};
   if (!require_db(req, &name)) return;
   if (!srv_get(req, "propertyKeys")) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'DropDatabasePropertiesReq.PropertyKeys' Error:Field "
-                    "validation for 'PropertyKeys' failed on the 'required' tag");
+    srv_reply_missing(req, "DropDatabasePropertiesReq", "PropertyKeys");
     return;
   }
   if (!srv_opt_string_list(req, "propertyKeys", &e.drop, &e.drop_count)) return;

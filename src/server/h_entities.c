@@ -597,8 +597,7 @@ static void reply_write_error(srv_request *req, vs_db *db, vs_status st) {
 /* `data` must be a non-empty array of at most max_vectors rows. */
 static bool check_write_data(srv_request *req, const json_t *data) {
   if (!data) {
-    srv_reply_error(req, SRV_CODE_REQUIRED, "missing required parameters, error: Key: "
-                    "'InsertReq.Data' Error:Field validation for 'Data' failed on the 'required' tag");
+    srv_reply_missing(req, "InsertReq", "Data");
     return false;
   }
   if (!json_is_array(data) || json_array_size(data) == 0) {
@@ -734,9 +733,7 @@ static void delete_by_ids(srv_request *req, const srv_target *t, const char *par
   key_list k = {0};
   uint64_t deleted = 0;
   if (!id) {
-    srv_reply_error(req, SRV_CODE_REQUIRED, "missing required parameters, error: Key: "
-                    "'CollectionFilterReq.Filter' Error:Field validation for 'Filter' failed on "
-                    "the 'required' tag");
+    srv_reply_missing(req, "CollectionFilterReq", "Filter");
     return;
   }
   if (!schema_load(req, t, &s)) return;
@@ -834,9 +831,7 @@ static void h_get(srv_request *req) {
   if (!check_consistency(req)) return;
   const json_t *id = srv_get_exact(req, "id");
   if (!id) {
-    srv_reply_error(req, SRV_CODE_REQUIRED, "missing required parameters, error: Key: "
-                    "'CollectionIDReq.ID' Error:Field validation for 'ID' failed on the "
-                    "'required' tag");
+    srv_reply_missing(req, "CollectionIDReq", "ID");
     return;
   }
   if (!schema_load(req, &t, &s)) return;
@@ -1148,9 +1143,7 @@ static bool read_search(srv_request *req, const ent_schema *s, const json_t *obj
   const json_t *data = obj ? json_object_get(obj, "data") : srv_get_exact(req, "data");
   const json_t *sp = obj ? srv_obj_get(obj, "params") : srv_get(req, "searchParams");
   if (!data) {
-    srv_reply_error(req, SRV_CODE_REQUIRED, "missing required parameters, error: Key: "
-                    "'SearchReq.Data' Error:Field validation for 'Data' failed on the "
-                    "'required' tag");
+    srv_reply_missing(req, "SearchReq", "Data");
     return false;
   }
   if (!get_string(req, obj, "annsField", &ann)) return false;
@@ -1303,9 +1296,7 @@ static void hybrid_free(hybrid_args *h) {
 static bool read_routes(srv_request *req, const ent_schema *s, hybrid_args *h) {
   const json_t *search = srv_get_exact(req, "search");
   if (!search) {
-    srv_reply_error(req, SRV_CODE_REQUIRED, "missing required parameters, error: Key: "
-                    "'HybridSearchReq.Search' Error:Field validation for 'Search' failed on "
-                    "the 'required' tag");
+    srv_reply_missing(req, "HybridSearchReq", "Search");
     return false;
   }
   size_t n = json_is_array(search) ? json_array_size(search) : 0;
@@ -1336,9 +1327,7 @@ static bool read_routes(srv_request *req, const ent_schema *s, hybrid_args *h) {
 static bool read_rerank(srv_request *req, hybrid_args *h) {
   const json_t *rerank = srv_get(req, "rerank");
   if (!json_is_object(rerank)) {
-    srv_reply_error(req, SRV_CODE_REQUIRED, "missing required parameters, error: Key: "
-                    "'HybridSearchReq.Rerank' Error:Field validation for 'Rerank' failed on "
-                    "the 'required' tag");
+    srv_reply_missing(req, "HybridSearchReq", "Rerank");
     return false;
   }
   const json_t *strategy = srv_obj_get(rerank, "strategy");

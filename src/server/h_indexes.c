@@ -94,9 +94,7 @@ static bool read_index_param(srv_request *req, json_t *ip, index_request *ir) {
   }
   ir->field = json_string_value(srv_obj_get(ip, "fieldName"));
   if (!ir->field || !ir->field[0]) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'IndexParam.FieldName' Error:Field validation for "
-                    "'FieldName' failed on the 'required' tag");
+    srv_reply_missing(req, "IndexParam", "FieldName");
     return false;
   }
   ir->params = srv_obj_get(ip, "params");
@@ -236,9 +234,7 @@ static void h_create(srv_request *req) {
   if (!srv_resolve(req, "collectionName", false, &t)) return;
   json_t *ip = srv_get(req, "indexParams");
   if (!json_is_array(ip) || json_array_size(ip) == 0) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'IndexParamReq.IndexParams' Error:Field validation "
-                    "for 'IndexParams' failed on the 'required' tag");
+    srv_reply_missing(req, "IndexParamReq", "IndexParams");
     return;
   }
   if (srv_create_indexes(req, &t, ip)) srv_reply_ok(req, NULL);
@@ -378,9 +374,7 @@ static void h_alter_properties(srv_request *req) {
   if (!srv_resolve(req, "collectionName", false, &t) || !srv_require_string(req, "indexName", &e.name)) return;
   e.set = srv_get(req, "properties");
   if (!json_is_object(e.set)) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'IndexReqWithProperties.Properties' Error:Field "
-                    "validation for 'Properties' failed on the 'required' tag");
+    srv_reply_missing(req, "IndexReqWithProperties", "Properties");
     return;
   }
   char *field = index_field(req, &t, e.name, true);
@@ -396,9 +390,7 @@ static void h_drop_properties(srv_request *req) {
   index_props e = {0};
   if (!srv_resolve(req, "collectionName", false, &t) || !srv_require_string(req, "indexName", &e.name)) return;
   if (!srv_get(req, "propertyKeys")) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'DropIndexPropertiesReq.PropertyKeys' Error:Field "
-                    "validation for 'PropertyKeys' failed on the 'required' tag");
+    srv_reply_missing(req, "DropIndexPropertiesReq", "PropertyKeys");
     return;
   }
   if (!srv_opt_string_list(req, "propertyKeys", &e.drop, &e.drop_count)) return;

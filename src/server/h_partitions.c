@@ -127,9 +127,7 @@ static vs_status edit_partitions(json_t *meta, void *ctx) {
 /* Reads partitionNames (required, each must exist) and every partition. */
 static bool read_partition_names(srv_request *req, srv_target *t, part_edit *e) {
   if (!srv_get(req, "partitionNames")) {
-    srv_reply_error(req, SRV_CODE_REQUIRED,
-                    "missing required parameters, error: Key: 'PartitionsReq.PartitionNames' Error:Field validation "
-                    "for 'PartitionNames' failed on the 'required' tag");
+    srv_reply_missing(req, "PartitionsReq", "PartitionNames");
     return false;
   }
   if (!srv_opt_string_list(req, "partitionNames", &e->names, &e->count)) return false;

@@ -255,11 +255,15 @@ bool srv_require_string(srv_request *req, const char *key, const char **out) {
   char field[128];
   snprintf(field, sizeof field, "%s", key);
   if (field[0] >= 'a' && field[0] <= 'z') field[0] = (char)(field[0] - 'a' + 'A');
-  srv_reply_error(req, SRV_CODE_REQUIRED,
-                  "missing required parameters, error: Key: 'Request.%s' "
-                  "Error:Field validation for '%s' failed on the 'required' tag",
-                  field, field);
+  srv_reply_missing(req, "Request", field);
   return false;
+}
+
+void srv_reply_missing(srv_request *req, const char *go_struct, const char *go_field) {
+  srv_reply_error(req, SRV_CODE_REQUIRED,
+                  "missing required parameters, error: Key: '%s.%s' "
+                  "Error:Field validation for '%s' failed on the 'required' tag",
+                  go_struct, go_field, go_field);
 }
 
 static bool opt_wrong_type(srv_request *req, const char *key, const char *want) {

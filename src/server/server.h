@@ -166,6 +166,10 @@ json_t *srv_obj_get(const json_t *obj, const char *key); /* ci, any object */
 /* Required string: on absence/empty/wrong type replies 1802 ("missing
  * required parameters, error: ... 'collectionName' ...") and returns false. */
 bool srv_require_string(srv_request *req, const char *key, const char **out);
+/* Replies 1802 as Milvus's Go validator words a missing required value:
+ * "missing required parameters, error: Key: '<Struct>.<Field>' Error:Field
+ * validation for '<Field>' failed on the 'required' tag". */
+void srv_reply_missing(srv_request *req, const char *go_struct, const char *go_field);
 /* Optional values: false (and a 1100 reply) only when present with the
  * wrong type; *out keeps the default otherwise.  Numbers may be given as
  * numeric strings. */
