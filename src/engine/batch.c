@@ -110,11 +110,6 @@ static vs_status fill_absent(const vs_field *f, const field_default *d, size_t n
   return st;
 }
 
-static vs_status fill_missing(const normalizer *z, const vs_field *f,
-                              const field_default *d, vs_column *out) {
-  return fill_absent(f, d, z->n, out);
-}
-
 vs_status vs_column_fill_absent(const vs_field *f, size_t n, vs_column *out) {
   field_default d;
   memset(out, 0, sizeof *out);
@@ -390,7 +385,7 @@ static vs_status normalize_field(normalizer *z, const vs_field *f, vs_column *ou
   }
   field_default d;
   vs_status st = load_default(f, &d);
-  if (st == VS_OK) st = in ? convert(z, f, &d, in, out) : fill_missing(z, f, &d, out);
+  if (st == VS_OK) st = in ? convert(z, f, &d, in, out) : fill_absent(f, &d, z->n, out);
   json_decref(d.text);
   return st;
 }
