@@ -91,6 +91,7 @@
 #define HTTP_NOT_FOUND_TEXT "404 page not found"
 #define HTTP_JSON_TYPE "application/json; charset=utf-8"
 #define HTTP_TEXT_TYPE "text/plain; charset=utf-8"
+#define HTTP_MAX_LOOPS 1024 /* the `threads` setting's maximum */
 
 typedef enum job_state {
   JOB_RECEIVING, JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_TIMED_OUT
@@ -141,6 +142,10 @@ struct srv_http {
   pthread_t timer;
   bool timer_started;
   double timer_wake;             /* when the timer thread wakes next */
+  /* Open connections of each event loop (loop_of: a loop's slot is taken
+   * by its first connection). */
+  _Atomic unsigned loop_connections[HTTP_MAX_LOOPS];
+  _Atomic unsigned next_loop;
   /* Recent handler time of each quick route slot, in microseconds. */
   _Atomic uint32_t quick_us[SRV_QUICK_SLOTS + 1];
   unsigned handler_delay_ms;     /* VS_TEST_HANDLER_DELAY_MS test hook */
@@ -401,14 +406,16 @@ static void job_log(http_job *job, double seconds, bool handled) {
   const srv_config *cfg = &job->http->srv->config;
   double ms = seconds * 1000.0;
   bool probe = job->route == NULL && job->route_label[0] == '/';
+  const char *level = probe ? "debug" : "info";
+  bool slow = job->route != NULL && ms >= cfg->slow_query_ms && srv_log_enabled(cfg, "warn");
+  if (!slow && !srv_log_enabled(cfg, level)) return; /* nothing to build */
   json_t *fields = json_pack(
       "{s:s,s:s,s:s,s:s*,s:s*,s:i,s:i,s:f,s:s*}", "request_id", job->req.request_id,
       "method", job->method, "path", job->url ? job->url : "", "db",
       job->route ? job->req.db_name : NULL, "collection", job_collection(job, handled), "code",
       job->code, "status", job->status, "duration_ms", round(ms * 1000.0) / 1000.0,
       "ran_on", handled ? (job->on_loop ? "event_loop" : "worker") : NULL);
-  srv_log(cfg, probe ? "debug" : "info", "request", json_deep_copy(fields));
-  bool slow = job->route != NULL && ms >= cfg->slow_query_ms;
+  srv_log(cfg, level, "request", json_deep_copy(fields));
   if (slow) {
     json_t *profile = NULL;
     if (handled && job->req.profile_json) {
@@ -667,11 +674,22 @@ static void quick_note(srv_http *http, const srv_route *route, double seconds) {
   atomic_store_explicit(slot, next, memory_order_relaxed);
 }
 
+/* The open connections of the event loop that owns the job's connection
+ * (on_connection counts them). */
+static unsigned loop_connections(const http_job *job) {
+  const union MHD_ConnectionInfo *info =
+      MHD_get_connection_info(job->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  _Atomic unsigned *count = info ? info->socket_context : NULL;
+  return count ? atomic_load(count) : 0;
+}
+
 /* Whether a parsed request runs on the event loop (see the top of the
  * file): a quick route whose recent handler time is below inline_max_ms,
  * while no more requests are in flight than there are event loops (under
- * load the workers spread the handlers over the cores, and no request
- * waits behind another's handler on its loop), without a Request-Timeout
+ * load the workers spread the handlers over the cores), while the loop has
+ * no other connection (whose requests would wait behind this handler:
+ * the in-flight count cannot see them, as a request still unread in its
+ * socket is not in flight yet), without a Request-Timeout
  * header (whose 408 must come at the deadline, which only the worker path
  * can do), and not under the test delay hook of the worker path. */
 static bool runs_inline(const http_job *job) {
@@ -680,6 +698,7 @@ static bool runs_inline(const http_job *job) {
   unsigned slot = job->route->quick;
   if (slot == 0 || slot > SRV_QUICK_SLOTS || max_ms <= 0) return false;
   if (atomic_load(&http_inflight) > http->worker_count) return false;
+  if (loop_connections(job) != 1) return false;
   if (header(job->conn, "Request-Timeout") != NULL) return false;
   if (http->handler_delay_ms && slot != SRV_QUICK_SLOTS) return false;
   return (double)atomic_load_explicit(&http->quick_us[slot], memory_order_relaxed) <
@@ -988,6 +1007,30 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   job_unref(job);
 }
 
+/* Counts the open connections of each event loop.  MHD calls this on the
+ * loop that accepted (STARTED) and owns the connection; the counter's
+ * address rides in the socket context, so CLOSED finds it wherever it
+ * runs.  A loop's slot is fixed on its first connection. */
+static _Thread_local int loop_slot = -1;
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+  (void)c;
+  srv_http *http = cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    if (loop_slot < 0) {
+      unsigned slot = atomic_fetch_add(&http->next_loop, 1);
+      loop_slot = (int)(slot < HTTP_MAX_LOOPS ? slot : HTTP_MAX_LOOPS - 1);
+    }
+    _Atomic unsigned *count = &http->loop_connections[loop_slot];
+    atomic_fetch_add(count, 1);
+    *socket_context = (void *)count;
+  } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
+    atomic_fetch_sub((_Atomic unsigned *)*socket_context, 1);
+    *socket_context = NULL;
+  }
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
   srv_http *http = cls;
   char message[1024];
@@ -1070,6 +1113,7 @@ static struct MHD_Daemon *start_daemon(srv_http *http, unsigned threads) {
       MHD_OPTION_CONNECTION_TIMEOUT, cfg->idle_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, http,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, http,
       MHD_OPTION_END);
   if (d == NULL) {
     vs_fail(VS_ERR_IO, "cannot listen on %s:%u (is the port in use?)", cfg->bind,

@@ -429,4 +429,7 @@ unsigned srv_http_inflight(void);
 void srv_log(const srv_config *cfg, const char *level, const char *msg,
              json_t *fields);
 
+/* Whether srv_log would write a line of `level`. */
+bool srv_log_enabled(const srv_config *cfg, const char *level);
+
 #endif /* VS_SERVER_H */

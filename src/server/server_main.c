@@ -89,9 +89,13 @@ static char *text_line(const char *time_text, const char *level, const char *msg
   return (char *)b.data;
 }
 
+bool srv_log_enabled(const srv_config *cfg, const char *level) {
+  return level_rank(level) >= level_rank(cfg->log_level);
+}
+
 void srv_log(const srv_config *cfg, const char *level, const char *msg,
              json_t *fields) {
-  if (level_rank(level) < level_rank(cfg->log_level)) {
+  if (!srv_log_enabled(cfg, level)) {
     json_decref(fields);
     return;
   }
