@@ -36,10 +36,9 @@
  * value, whatever digits jansson prints.  The shortest text: %.Ng is the
  * correctly rounded N-digit decimal (trailing zeros stripped), the best
  * N-digit candidate, so the shortest N whose %.Ng reads back wins.  Nine
- * digits always read back, and fewer digits are tried only while they
- * still read back (subnormals can need as few as one).  Most floats need 8
- * or 9 digits, so 8 is tried first, then 9, or 7 and down: usually two or
- * three snprintf calls.
+ * digits always read back (subnormals can need as few as one).  That is
+ * vs_float_shortest (src/util/float_text.c), which finds the same decimal
+ * with a few double operations instead of snprintf and strtof calls.
  *
  * Alternatives rejected: vs_rows_row_to_json + json_loads (text built then
  * parsed again, and Int64 would still need rewriting), and a hand-written
@@ -51,6 +50,7 @@
 #include <string.h>
 
 #include "server/server.h"
+#include "util/util.h"
 
 json_t *srv_render_int64(const srv_request *req, int64_t v) {
   if (req->int64_as_number) return json_integer(v);
@@ -63,19 +63,7 @@ json_t *srv_render_int64(const srv_request *req, int64_t v) {
  * (JSON cannot carry them and the engine never stores them).  Also used by
  * h_entities.c for distances (declared there until server.h has it). */
 json_t *srv_render_float(float f) {
-  if (!isfinite(f)) return json_null();
-  char text[32], shorter[32];
-  snprintf(text, sizeof text, "%.8g", (double)f);
-  if (strtof(text, NULL) != f) {
-    snprintf(text, sizeof text, "%.9g", (double)f); /* 9 digits always read back */
-  } else {
-    for (int digits = 7; digits >= 1; digits--) {
-      snprintf(shorter, sizeof shorter, "%.*g", digits, (double)f);
-      if (strtof(shorter, NULL) != f) break;
-      memcpy(text, shorter, sizeof text);
-    }
-  }
-  return json_real(strtod(text, NULL));
+  return isfinite(f) ? json_real(vs_float_shortest(f)) : json_null();
 }
 
 static json_t *render_double(double d) {

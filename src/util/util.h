@@ -45,6 +45,11 @@ bool vs_mul_ok(size_t a, size_t b, size_t *out);
 bool vs_add_ok(size_t a, size_t b, size_t *out);
 /* Strict decimal integer text, -?[0-9]+, fitting in int64 (text.c). */
 bool vs_parse_int64(const char *s, int64_t *out);
+/* The double nearest to the shortest decimal that reads back as f (0.1f
+ * -> 0.1); NaN and Inf unchanged (float_text.c).  _plain: the same by
+ * snprintf and strtof, the reference the fast path is tested against. */
+double vs_float_shortest(float f);
+double vs_float_shortest_plain(float f);
 
 /* A growable byte buffer; zero-initialise to start.  Appends return
  * VS_ERR_NOMEM (with a message) on allocation failure. */
