@@ -565,7 +565,8 @@ static void assert_ran_on(const ts_server *s, const char *path, const char *cons
 
 /* Quick routes run on the event loop while they have been fast; one slow
  * request sends the route to the workers; a Request-Timeout header, a
- * route that is not quick and --inline-max-ms 0 always use the workers. */
+ * route that is not quick, another connection open on the same event loop
+ * and --inline-max-ms 0 always use the workers. */
 static void test_inline_quick_routes(void **state) {
   ts_server *s = *state;
   const char *quick = "/v2/vectordb/_test/quick";
@@ -594,6 +595,19 @@ static void test_inline_quick_routes(void **state) {
   free(where);
   ts_response_free(&r);
   stop_server(late);
+
+  /* One event loop: with another connection open on it, a quick request
+   * goes to the workers (requests on that connection would otherwise wait
+   * behind the handler). */
+  const char *const one_loop[] = {"--threads", "1", NULL};
+  ts_server *shared = start_server(one_loop, NULL);
+  assert_ran_on(shared, quick, NULL, "event_loop");
+  int idle = slow_connect(shared->port);
+  assert_true(idle >= 0);
+  assert_ran_on(shared, quick, NULL, "worker");
+  assert_ran_on(shared, quick, NULL, "worker");
+  close(idle);
+  stop_server(shared);
 
   const char *const off[] = {"--inline-max-ms", "0", NULL};
   ts_server *never = start_server(off, NULL);
