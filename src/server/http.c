@@ -147,8 +147,8 @@ struct srv_http {
   pthread_t timer;
   bool timer_started;
   double timer_wake;             /* when the timer thread wakes next */
-  /* Open connections of each event loop (loop_of: a loop's slot is taken
-   * by its first connection). */
+  /* Open connections of each event loop (on_connection: a loop's slot is
+   * taken by its first connection). */
   _Atomic unsigned loop_connections[HTTP_MAX_LOOPS];
   _Atomic unsigned next_loop;
   /* Recent handler time of each quick route slot, in microseconds. */
