@@ -36,8 +36,10 @@ static void check(float f) {
     return;
   }
   if (memcmp(&fast, &plain, sizeof fast) != 0) {
-    fail_msg("float %.9g (0x%08x): fast %.17g, plain %.17g", (double)f,
-             (unsigned)(*(uint32_t *)&f), fast, plain);
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    fail_msg("float %.9g (0x%08x): fast %.17g, plain %.17g", (double)f, (unsigned)bits,
+             fast, plain);
   }
   assert_true((float)fast == f || (isinf(f) && isinf(fast)));
 }

@@ -681,7 +681,7 @@ static void quick_note(srv_http *http, const srv_route *route, double seconds) {
 
 /* The open connections of the event loop that owns the job's connection
  * (on_connection counts them). */
-static unsigned loop_connections(const http_job *job) {
+static unsigned loop_connection_count(const http_job *job) {
   const union MHD_ConnectionInfo *info =
       MHD_get_connection_info(job->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   _Atomic unsigned *count = info ? info->socket_context : NULL;
@@ -703,7 +703,7 @@ static bool runs_inline(const http_job *job) {
   unsigned slot = job->route->quick;
   if (slot == 0 || slot > SRV_QUICK_SLOTS || max_ms <= 0) return false;
   if (atomic_load(&http_inflight) > http->worker_count) return false;
-  if (loop_connections(job) != 1) return false;
+  if (loop_connection_count(job) != 1) return false;
   if (header(job->conn, "Request-Timeout") != NULL) return false;
   if (http->handler_delay_ms && slot != SRV_QUICK_SLOTS) return false;
   return (double)atomic_load_explicit(&http->quick_us[slot], memory_order_relaxed) <

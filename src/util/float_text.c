@@ -71,14 +71,15 @@ static double shortest_fast(float v) {
   double hi = (d + (double)nextafterf(v, INFINITY)) / 2.0;
   int e = (int)floor(log10(d));
   if (e < -22 || e > 22) return NAN;
-  if (scale10(d, -e) >= 10.0) e++; /* log10 rounded across a power of ten */
-  else if (scale10(d, -e) < 1.0) e--;
+  double lead = scale10(d, -e); /* in [1, 10) unless log10 rounded across */
+  if (lead >= 10.0) e++;
+  else if (lead < 1.0) e--;
   for (int digits = 1; digits <= 9; digits++) {
     int k = digits - 1 - e;
     if (k > 22 || k < -22) return NAN;
     double scaled = scale10(d, k);
     double n = nearbyint(scaled);
-    if (fabs(fabs(scaled - floor(scaled)) - 0.5) < MARGIN) return NAN;
+    if (fabs(scaled - floor(scaled) - 0.5) < MARGIN) return NAN; /* near a tie */
     double lo_k = scale10(lo, k), hi_k = scale10(hi, k);
     if (fabs(n - lo_k) < MARGIN || fabs(n - hi_k) < MARGIN) return NAN;
     if (n > lo_k && n < hi_k) return scale10(n, -k);
