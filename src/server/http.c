@@ -158,9 +158,11 @@ struct srv_http {
 };
 
 static _Atomic unsigned http_inflight;
+static _Atomic unsigned http_connections;
 static _Atomic uint64_t http_id_salt;
 
 unsigned srv_http_inflight(void) { return atomic_load(&http_inflight); }
+unsigned srv_http_connections(void) { return atomic_load(&http_connections); }
 
 bool srv_authorize(srv_request *req, const srv_route *route) {
   (void)req;
@@ -1029,9 +1031,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
     _Atomic unsigned *count = &http->loop_connections[loop_slot];
     atomic_fetch_add(count, 1);
+    atomic_fetch_add(&http_connections, 1);
     *socket_context = (void *)count;
   } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
     atomic_fetch_sub((_Atomic unsigned *)*socket_context, 1);
+    atomic_fetch_sub(&http_connections, 1);
     *socket_context = NULL;
   }
 }

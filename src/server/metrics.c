@@ -273,6 +273,9 @@ static void render_process(srv_server *srv, vs_buf *b) {
   put_header(b, "vectorstore_http_inflight_requests", "gauge",
              "Requests received and not yet answered.");
   vs_buf_printf(b, "vectorstore_http_inflight_requests %u\n", srv_http_inflight());
+  put_header(b, "vectorstore_http_open_connections", "gauge",
+             "Client connections open now.");
+  vs_buf_printf(b, "vectorstore_http_open_connections %u\n", srv_http_connections());
   bool ready = !atomic_load(&srv->stopping) && srv_catalog_ready(srv->catalog);
   put_header(b, "vectorstore_ready", "gauge", "1 when /readyz answers 200.");
   vs_buf_printf(b, "vectorstore_ready %d\n", ready ? 1 : 0);

@@ -420,6 +420,9 @@ unsigned srv_http_threads(srv_http *http);
 unsigned srv_http_port(srv_http *http);
 /* Requests received but not yet answered (gauge in /metrics). */
 unsigned srv_http_inflight(void);
+/* Client connections open now, counted from MHD's STARTED to its CLOSED
+ * notification (gauge in /metrics). */
+unsigned srv_http_connections(void);
 
 /* One structured log line on stderr (server_main.c): JSON
  * {"time":...,"level":...,"msg":...,<fields>} or, with log_format "text",

@@ -16,7 +16,9 @@
  *
  * Every request uses a fresh curl easy handle: slower than a pooled one by
  * a connect on loopback, but requests of different tests never share
- * state.  "Expect: 100-continue" is switched off so a body is sent at once,
+ * state.  A session (ts_session_open) keeps one handle, so its requests
+ * share one kept-alive connection, for tests that need to know which
+ * connections the server has open.  "Expect: 100-continue" is switched off so a body is sent at once,
  * as the Node SDK (fetch) does.
  */
 #include "support/testserver.h"
@@ -325,13 +327,11 @@ static void ts_set_method(CURL *c, const char *method, const char *body,
   }
 }
 
-int ts_request(const ts_server *s, const char *method, const char *path,
-               const char *body, size_t body_len, const char *const *headers,
-               ts_response *out) {
+/* One request on easy handle `c` (a fresh one, or a session's). */
+static int ts_perform(CURL *c, const ts_server *s, const char *method, const char *path,
+                      const char *body, size_t body_len, const char *const *headers,
+                      ts_response *out) {
   memset(out, 0, sizeof *out);
-  pthread_once(&curl_once, curl_init_once);
-  CURL *c = curl_easy_init();
-  if (c == NULL) return -1;
   char url[2048];
   snprintf(url, sizeof url, "%s%s", s->base_url, path);
   ts_buffer bodybuf = {NULL, 0}, headbuf = {NULL, 0};
@@ -347,13 +347,62 @@ int ts_request(const ts_server *s, const char *method, const char *path,
   ts_set_method(c, method, body, body_len);
   CURLcode rc = curl_easy_perform(c);
   if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
   curl_slist_free_all(list);
-  curl_easy_cleanup(c);
   out->body = bodybuf.data ? bodybuf.data : strdup("");
   out->body_len = bodybuf.len;
   out->headers = headbuf.data ? headbuf.data : strdup("");
   out->json = json_loadb(out->body, out->body_len, 0, NULL);
   return rc == CURLE_OK ? 0 : -1;
+}
+
+int ts_request(const ts_server *s, const char *method, const char *path,
+               const char *body, size_t body_len, const char *const *headers,
+               ts_response *out) {
+  memset(out, 0, sizeof *out);
+  pthread_once(&curl_once, curl_init_once);
+  CURL *c = curl_easy_init();
+  if (c == NULL) return -1;
+  int rc = ts_perform(c, s, method, path, body, body_len, headers, out);
+  curl_easy_cleanup(c);
+  return rc;
+}
+
+struct ts_session {
+  const ts_server *server;
+  CURL *curl;
+};
+
+ts_session *ts_session_open(const ts_server *s) {
+  pthread_once(&curl_once, curl_init_once);
+  ts_session *session = calloc(1, sizeof *session);
+  if (session == NULL) return NULL;
+  session->server = s;
+  session->curl = curl_easy_init();
+  if (session->curl == NULL) {
+    free(session);
+    return NULL;
+  }
+  return session;
+}
+
+int ts_session_request(ts_session *session, const char *method, const char *path,
+                       const char *body, size_t body_len, const char *const *headers,
+                       ts_response *out) {
+  return ts_perform(session->curl, session->server, method, path, body, body_len, headers,
+                    out);
+}
+
+long ts_session_connects(ts_session *session) {
+  long n = -1;
+  if (curl_easy_getinfo(session->curl, CURLINFO_NUM_CONNECTS, &n) != CURLE_OK) return -1;
+  return n;
+}
+
+void ts_session_close(ts_session *session) {
+  if (session == NULL) return;
+  curl_easy_cleanup(session->curl);
+  free(session);
 }
 
 static const char *ts_full_path(const char *path, char *buf, size_t cap) {

@@ -57,6 +57,21 @@ typedef struct ts_response {
 int ts_request(const ts_server *s, const char *method, const char *path,
                const char *body, size_t body_len, const char *const *headers,
                ts_response *out);
+/* A client that keeps one connection open across its requests (HTTP/1.1
+ * keep-alive on one curl handle).  NULL on allocation failure. */
+typedef struct ts_session ts_session;
+ts_session *ts_session_open(const ts_server *s);
+/* ts_request on the session's connection (opened on first use, or again
+ * if the server closed it). */
+int ts_session_request(ts_session *session, const char *method, const char *path,
+                       const char *body, size_t body_len, const char *const *headers,
+                       ts_response *out);
+/* New connections the session's last request opened: 0 when it reused the
+ * kept-alive one, -1 if unknown. */
+long ts_session_connects(ts_session *session);
+/* Closes the connection and frees; NULL is a no-op. */
+void ts_session_close(ts_session *session);
+
 /* POST of a JSON text to a /v2/vectordb path; returns the parsed envelope
  * (caller json_decref) or NULL on a transport/parse failure.  HTTP status
  * in *status if not NULL. */
