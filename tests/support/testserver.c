@@ -332,6 +332,7 @@ static int ts_perform(CURL *c, const ts_server *s, const char *method, const cha
                       const char *body, size_t body_len, const char *const *headers,
                       ts_response *out) {
   memset(out, 0, sizeof *out);
+  curl_easy_reset(c); /* a session's earlier method and body; keeps its connection */
   char url[2048];
   snprintf(url, sizeof url, "%s%s", s->base_url, path);
   ts_buffer bodybuf = {NULL, 0}, headbuf = {NULL, 0};
