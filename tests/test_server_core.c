@@ -339,7 +339,6 @@ static void *bg_echo(void *arg) {
   return NULL;
 }
 
-/* The value of an unlabelled sample in /metrics, or -1. */
 /* The value of unlabelled metric `name` in a /metrics body, or -1. */
 static double metric_in(const char *body, const char *name) {
   double v = -1;
@@ -352,6 +351,7 @@ static double metric_in(const char *body, const char *name) {
   return v;
 }
 
+/* The value of an unlabelled sample in /metrics, or -1. */
 static double metric_value(const ts_server *s, const char *name) {
   ts_response r = request(s, "GET", "/metrics", NULL, NULL);
   double v = metric_in(r.body, name);

@@ -18,8 +18,8 @@
  * a connect on loopback, but requests of different tests never share
  * state.  A session (ts_session_open) keeps one handle, so its requests
  * share one kept-alive connection, for tests that need to know which
- * connections the server has open.  "Expect: 100-continue" is switched off so a body is sent at once,
- * as the Node SDK (fetch) does.
+ * connections the server has open.  "Expect: 100-continue" is switched
+ * off so a body is sent at once, as the Node SDK (fetch) does.
  */
 #include "support/testserver.h"
 
@@ -348,7 +348,6 @@ static int ts_perform(CURL *c, const ts_server *s, const char *method, const cha
   ts_set_method(c, method, body, body_len);
   CURLcode rc = curl_easy_perform(c);
   if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
   curl_slist_free_all(list);
   out->body = bodybuf.data ? bodybuf.data : strdup("");
   out->body_len = bodybuf.len;
